@@ -34,6 +34,7 @@ class Reason(str, enum.Enum):
     SUPPRESSED_BY_ROOT_CAUSE = "SUPPRESSED_BY_ROOT_CAUSE"
     STACK_IN_PROGRESS = "STACK_IN_PROGRESS"
     STACK_BUSY = "STACK_BUSY"                  # our own execution still runs
+    STACK_STATUS_UNKNOWN = "STACK_STATUS_UNKNOWN"
     COALESCED = "COALESCED"
     BATCH_DISPATCHED = "BATCH_DISPATCHED"
     DISPATCH_FAILED = "DISPATCH_FAILED"
@@ -59,6 +60,8 @@ class Decision:
     unit_key: Optional[str] = None
     root_stack_id: Optional[str] = None
     batch_id: Optional[str] = None
+    # A HOLD that lapses by itself (cooldown, flap window) says when.
+    until: Optional[float] = None
 
     @property
     def proceeds(self) -> bool:

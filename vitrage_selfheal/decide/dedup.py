@@ -1,0 +1,30 @@
+"""No second heal of a unit that is being, or was just, healed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from vitrage_selfheal.decide.reasons import Action, Decision, Reason
+from vitrage_selfheal.decide.stage import Context
+
+
+class AlreadyHealing:
+    def check(self, ctx: Context) -> Optional[Decision]:
+        intent = ctx.tx.open_intent(ctx.unit.unit_key)
+        if intent is None:
+            return None
+        where = f"batch {intent.batch_id}" if intent.batch_id else "queue"
+        return ctx.decide(Action.SKIP, Reason.ALREADY_HEALING,
+                          f"heal of incident {intent.incident} in {where} "
+                          f"({intent.state})")
+
+
+class Cooldown:
+    def check(self, ctx: Context) -> Optional[Decision]:
+        healed = ctx.unit.last_healed_at
+        if healed is None or ctx.now - healed >= ctx.policy.cooldown:
+            return None
+        until = healed + ctx.policy.cooldown
+        return ctx.decide(Action.HOLD, Reason.COOLDOWN,
+                          f"healed {ctx.now - healed:.0f}s ago, cooldown "
+                          f"{ctx.policy.cooldown:.0f}s", until=until)

@@ -1,0 +1,34 @@
+"""Stages that stop heals by an operator's or a breaker's word."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from vitrage_selfheal.decide.reasons import Action, Decision, Reason
+from vitrage_selfheal.decide.stage import Context
+from vitrage_selfheal.ledger.store import GLOBAL_SCOPE, HoldKind
+
+
+class OperatorHold:
+    """`vitrage-selfheal hold [--stack]`: the kill switch."""
+
+    def check(self, ctx: Context) -> Optional[Decision]:
+        hold = ctx.tx.hold_for(ctx.unit.root_stack_id)
+        if hold is None or hold.kind != HoldKind.OPERATOR:
+            return None
+        where = "all stacks" if hold.scope == GLOBAL_SCOPE else "this stack"
+        return ctx.decide(Action.HOLD, Reason.HELD_BY_OPERATOR,
+                          f"{where} held: {hold.reason}")
+
+
+class CircuitBreaker:
+    """A stack whose heals kept failing is not touched until released."""
+
+    def check(self, ctx: Context) -> Optional[Decision]:
+        hold = ctx.tx.hold_for(ctx.unit.root_stack_id)
+        if hold is None or hold.kind != HoldKind.BREAKER:
+            return None
+        return ctx.decide(Action.HOLD, Reason.CIRCUIT_OPEN,
+                          f"circuit open: {hold.reason}; "
+                          f"'vitrage-selfheal release --stack "
+                          f"{ctx.unit.root_stack_id}' closes it")

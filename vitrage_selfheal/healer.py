@@ -1,0 +1,189 @@
+"""The healer: ingest hands it requests, a ticker moves heals forward.
+
+It owns no policy of its own: admission is decide/pipeline, batching is
+decide/coalesce, executions are track/runner. What it adds is the order of
+things, the per-stack lock around each, and persistence of every decision.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Callable, Optional
+
+from vitrage_selfheal.clock import Clock
+from vitrage_selfheal.decide.coalesce import Coalescer, StatusReader
+from vitrage_selfheal.decide.pipeline import Pipeline
+from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.reasons import Action, Decision, Reason
+from vitrage_selfheal.dispatch.base import Dispatcher
+from vitrage_selfheal.ledger.locks import Locks
+from vitrage_selfheal.ledger.store import (
+    GLOBAL_SCOPE,
+    HoldKind,
+    Ledger,
+    LedgerTx,
+    stack_scope,
+)
+from vitrage_selfheal.model import HealRequest
+from vitrage_selfheal.track.runner import Runner
+
+LOG = logging.getLogger(__name__)
+
+# Requests that could not be persisted (ledger down) wait here, bounded.
+BACKLOG_LIMIT = 10000
+
+
+class Healer:
+    def __init__(self, ledger: Ledger, locks: Locks, dispatcher: Dispatcher,
+                 status: StatusReader, policy: Policy, clock: Clock,
+                 replica: str = "local",
+                 observer: Optional[Callable[[Decision], None]] = None
+                 ) -> None:
+        self.ledger = ledger
+        self.locks = locks
+        self.status = status
+        self.clock = clock
+        self.replica = replica
+        self.pipeline = Pipeline(policy)
+        self.coalescer = Coalescer(self.pipeline)
+        self.runner = Runner(dispatcher, policy)
+        self.observer = observer
+        self._backlog: collections.deque[HealRequest] = collections.deque(
+            maxlen=BACKLOG_LIMIT)
+        self._tick_lock = threading.Lock()
+
+    # -- ingest side ---------------------------------------------------------
+    def submit(self, request: HealRequest) -> list[Decision]:
+        try:
+            return self._submit(request)
+        except Exception:
+            LOG.exception("could not persist request on %s (%s); kept for "
+                          "the next tick", request.unit.key,
+                          request.alarm_name)
+            self._backlog.append(request)
+            self._count_safely("errors.submit")
+            return []
+
+    def _submit(self, request: HealRequest) -> list[Decision]:
+        now = self.clock.now()
+        with self.locks.hold(request.unit.root_stack_id):
+            with self.ledger.transaction() as tx:
+                decisions = self.pipeline.submit(tx, request, now)
+                self._record(tx, decisions, now, request.source,
+                             request.alarm_key)
+        return self._emit(decisions)
+
+    def reject(self, reason: Reason, detail: str, source: str) -> Decision:
+        decision = Decision(Action.REJECT, reason, detail)
+        LOG.warning("rejected input from %s: %s", source, decision)
+        try:
+            with self.ledger.transaction() as tx:
+                self._record(tx, [decision], self.clock.now(), source)
+        except Exception:
+            LOG.exception("could not persist a rejection")
+        return decision
+
+    # -- operator side -------------------------------------------------------
+    def hold(self, reason: str, root_stack_id: Optional[str] = None) -> None:
+        scope = stack_scope(root_stack_id) if root_stack_id else GLOBAL_SCOPE
+        with self.ledger.transaction() as tx:
+            tx.set_hold(scope, HoldKind.OPERATOR, reason, self.clock.now())
+            self._record(tx, [Decision(
+                Action.HOLD, Reason.HELD_BY_OPERATOR, f"{scope}: {reason}",
+                root_stack_id=root_stack_id)], self.clock.now(), "operator")
+
+    def release(self, root_stack_id: Optional[str] = None) -> int:
+        """Lift holds and breakers; held units are reconsidered next tick."""
+        scope = stack_scope(root_stack_id) if root_stack_id else GLOBAL_SCOPE
+        with self.ledger.transaction() as tx:
+            lifted = tx.remove_holds(scope)
+            self._record(tx, [Decision(
+                Action.CLEAR, Reason.RELEASED, f"{scope}: {lifted} lifted",
+                root_stack_id=root_stack_id)], self.clock.now(), "operator")
+        return lifted
+
+    # -- the ticker ----------------------------------------------------------
+    def tick(self) -> list[Decision]:
+        """Reconsider holds, form batches, drive executions. Never raises."""
+        with self._tick_lock:
+            decisions = self._replay_backlog()
+            for step in (self._reconsider, self._form, self._advance):
+                try:
+                    decisions += step()
+                except Exception:
+                    LOG.exception("tick step %s failed", step.__name__)
+                    self._count_safely(f"errors.tick{step.__name__}")
+            return decisions
+
+    def _replay_backlog(self) -> list[Decision]:
+        decisions = []
+        for _ in range(len(self._backlog)):
+            request = self._backlog.popleft()
+            decisions += self.submit(request)
+        return decisions
+
+    def _reconsider(self) -> list[Decision]:
+        with self.ledger.transaction() as tx:
+            stacks = sorted({u.root_stack_id for u in tx.held_units()})
+        decisions = []
+        for stack in stacks:
+            with self.locks.hold(stack):
+                now = self.clock.now()
+                with self.ledger.transaction() as tx:
+                    found = [self.pipeline.reconsider(tx, unit, now)
+                             for unit in tx.held_units()
+                             if unit.root_stack_id == stack]
+                    found = [d for d in found if d is not None]
+                    self._record(tx, found, now, "reconsider")
+            decisions += self._emit(found)
+        return decisions
+
+    def _form(self) -> list[Decision]:
+        with self.ledger.transaction() as tx:
+            due = self.coalescer.stacks_due(tx, self.clock.now())
+        decisions = []
+        for stack in due:
+            with self.locks.hold(stack):
+                now = self.clock.now()
+                with self.ledger.transaction() as tx:
+                    _, found = self.coalescer.form(tx, stack, now,
+                                                   self.status)
+                    self._record(tx, found, now, "coalesce")
+            decisions += self._emit(found)
+        return decisions
+
+    def _advance(self) -> list[Decision]:
+        with self.ledger.transaction() as tx:
+            batches = [(b.id, b.root_stack_id) for b in tx.open_batches()]
+        decisions = []
+        for batch_id, stack in batches:
+            with self.locks.hold(stack):
+                now = self.clock.now()
+                found = self.runner.advance(self.ledger, batch_id, now)
+                with self.ledger.transaction() as tx:
+                    self._record(tx, found, now, "track")
+            decisions += self._emit(found)
+        return decisions
+
+    # -- persistence and reporting --------------------------------------------
+    def _record(self, tx: LedgerTx, decisions: list[Decision], now: float,
+                source: str, alarm_key: Optional[str] = None) -> None:
+        for decision in decisions:
+            tx.record(decision, now, source, alarm_key, self.replica)
+            tx.count(f"decisions.{decision.reason.value}")
+
+    def _count_safely(self, name: str) -> None:
+        try:
+            with self.ledger.transaction() as tx:
+                tx.count(name)
+        except Exception:
+            LOG.exception("could not count %s", name)
+
+    def _emit(self, decisions: list[Decision]) -> list[Decision]:
+        for decision in decisions:
+            LOG.info("decision %s", decision)
+            if self.observer is not None:
+                self.observer(decision)
+        return decisions

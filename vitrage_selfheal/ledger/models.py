@@ -1,0 +1,149 @@
+"""The ledger's tables. Alembic migrations in ledger/migrations mirror these.
+
+`open_slot` columns hold 1 while a row is open and NULL once closed: a
+unique constraint over (owner, open_slot) lets the database itself refuse a
+second open intent for a unit or a second open batch for a stack, whatever
+the locks did (NULLs never collide, on SQLite and PostgreSQL alike).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+OPEN = 1
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
+                                            autoincrement=True)
+    at: orm.Mapped[float] = orm.mapped_column(sa.Float, index=True)
+    action: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    reason: orm.Mapped[str] = orm.mapped_column(sa.String(40), index=True)
+    detail: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    unit_key: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(300), index=True)
+    root_stack_id: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(64), index=True)
+    batch_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(40), default="")
+    alarm_key: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(300))
+    replica: orm.Mapped[str] = orm.mapped_column(sa.String(64), default="")
+
+
+class UnitRow(Base):
+    """What we know of a unit, and why it is held if it is."""
+
+    __tablename__ = "units"
+
+    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
+                                                  primary_key=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                                       index=True)
+    stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    resource_name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    physical_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    group_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
+                                                   index=True)
+    group_size: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer)
+    held_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
+    held_detail: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    held_until: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    last_healed_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    # Space-separated epoch seconds of recent heals, for flap damping.
+    heal_times: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+
+
+class AlarmRow(Base):
+    """An alarm Vitrage raised on a unit; active until Vitrage clears it."""
+
+    __tablename__ = "unit_alarms"
+
+    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
+                                                  primary_key=True)
+    alarm_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
+                                                   primary_key=True)
+    alarm_name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    intent: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    active: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    since: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    cleared_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    # Bumped on every activation: (alarm, activation) names one incident.
+    activations: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=1)
+
+
+class IntentRow(Base):
+    """A heal the pipeline accepted, persisted before any dispatch."""
+
+    __tablename__ = "intents"
+    __table_args__ = (sa.UniqueConstraint("unit_key", "open_slot",
+                                          name="uq_intents_open_unit"),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
+                                            autoincrement=True)
+    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300), index=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                                       index=True)
+    incident: orm.Mapped[str] = orm.mapped_column(sa.String(320))
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    wait_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
+    created_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    updated_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    batch_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
+                                                             default=OPEN)
+
+
+class BatchRow(Base):
+    """One heal of one root stack: its units, attempts and execution."""
+
+    __tablename__ = "batches"
+    __table_args__ = (sa.UniqueConstraint("root_stack_id", "open_slot",
+                                          name="uq_batches_open_stack"),)
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                                       index=True)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    attempt: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=1)
+    execution_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                                      unique=True)
+    # JSON list of unit vertex ids; the units' rows hold the details.
+    units: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    reason: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    created_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    dispatched_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    finished_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    next_try_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    output: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
+                                                             default=OPEN)
+
+
+class HoldRow(Base):
+    """Operator kill switches and circuit breakers, global or per stack."""
+
+    __tablename__ = "holds"
+
+    scope: orm.Mapped[str] = orm.mapped_column(sa.String(80),
+                                               primary_key=True)
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16),
+                                              primary_key=True)
+    reason: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    since: orm.Mapped[float] = orm.mapped_column(sa.Float)
+
+
+class CounterRow(Base):
+    __tablename__ = "counters"
+
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80),
+                                              primary_key=True)
+    value: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)

@@ -1,0 +1,322 @@
+"""The ledger: every decision, alarm, intent and batch, behind one URL.
+
+`Ledger.transaction()` yields a `LedgerTx` whose methods are the only way
+the rest of the package reads or writes the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+from collections.abc import Iterator
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy import exc, orm
+
+from vitrage_selfheal.decide.reasons import Decision
+from vitrage_selfheal.ledger.models import (
+    OPEN,
+    AlarmRow,
+    BatchRow,
+    CounterRow,
+    DecisionRow,
+    HoldRow,
+    IntentRow,
+    UnitRow,
+)
+from vitrage_selfheal.model import HealRequest, Intent, Unit
+
+GLOBAL_SCOPE = "global"
+
+
+class IntentState:
+    PENDING = "PENDING"
+    BATCHED = "BATCHED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class BatchState:
+    INTENDED = "INTENDED"      # persisted, execution not confirmed started
+    RUNNING = "RUNNING"
+    RETRY_WAIT = "RETRY_WAIT"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+    OPEN = (INTENDED, RUNNING, RETRY_WAIT)
+
+
+class HoldKind:
+    OPERATOR = "operator"
+    BREAKER = "breaker"
+
+
+def stack_scope(root_stack_id: str) -> str:
+    return f"stack:{root_stack_id}"
+
+
+def _sqlite_file(url: str) -> Optional[pathlib.Path]:
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+            None, "", ":memory:"):
+        return pathlib.Path(parsed.database)
+    return None
+
+
+class Ledger:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path = _sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict = {"future": True}
+        if url.startswith("sqlite"):
+            # Several replicas on one host share the file: wait, not fail.
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = orm.sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        from vitrage_selfheal.ledger import migrate
+        migrate.upgrade(self.engine)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[LedgerTx]:
+        with self._sessions.begin() as session:
+            yield LedgerTx(session)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class LedgerTx:
+    def __init__(self, session: orm.Session) -> None:
+        self.s = session
+
+    # -- decisions and counters -------------------------------------------
+    def record(self, decision: Decision, at: float, source: str = "",
+               alarm_key: Optional[str] = None, replica: str = "") -> None:
+        self.s.add(DecisionRow(
+            at=at, action=decision.action.value,
+            reason=decision.reason.value, detail=decision.detail,
+            unit_key=decision.unit_key, root_stack_id=decision.root_stack_id,
+            batch_id=decision.batch_id, source=source, alarm_key=alarm_key,
+            replica=replica))
+
+    def count(self, name: str, by: int = 1) -> None:
+        row = self.s.get(CounterRow, name)
+        if row is None:
+            self.s.add(CounterRow(name=name, value=by))
+        else:
+            row.value += by
+
+    def counters(self) -> dict[str, int]:
+        return {r.name: r.value for r in self.s.scalars(sa.select(CounterRow))}
+
+    def decisions(self, stack: Optional[str] = None,
+                  unit: Optional[str] = None, reason: Optional[str] = None,
+                  limit: int = 200) -> list[DecisionRow]:
+        q = sa.select(DecisionRow).order_by(DecisionRow.id.desc())
+        if stack:
+            q = q.where(DecisionRow.root_stack_id == stack)
+        if unit:
+            q = q.where(DecisionRow.unit_key.contains(unit))
+        if reason:
+            q = q.where(DecisionRow.reason == reason.upper())
+        return list(reversed(self.s.scalars(q.limit(limit)).all()))
+
+    # -- units ---------------------------------------------------------------
+    def upsert_unit(self, unit: Unit) -> UnitRow:
+        row = self.s.get(UnitRow, unit.key)
+        if row is None:
+            row = UnitRow(unit_key=unit.key, root_stack_id=unit.root_stack_id,
+                          stack_id=unit.stack_id,
+                          resource_name=unit.resource_name,
+                          group_key=unit.group_key, held_detail="",
+                          heal_times="")
+            self.s.add(row)
+        # Newer notifications know the replacement's physical id and size.
+        if unit.physical_id:
+            row.physical_id = unit.physical_id
+        if unit.group_size:
+            row.group_size = unit.group_size
+        if unit.group:
+            row.group_key = unit.group
+        return row
+
+    def unit(self, unit_key: str) -> Optional[UnitRow]:
+        return self.s.get(UnitRow, unit_key)
+
+    def units(self, *keys: str) -> list[UnitRow]:
+        q = sa.select(UnitRow).order_by(UnitRow.unit_key)
+        if keys:
+            q = q.where(UnitRow.unit_key.in_(keys))
+        return list(self.s.scalars(q))
+
+    def held_units(self) -> list[UnitRow]:
+        return list(self.s.scalars(sa.select(UnitRow).where(
+            UnitRow.held_reason.is_not(None)).order_by(UnitRow.unit_key)))
+
+    @staticmethod
+    def as_unit(row: UnitRow) -> Unit:
+        return Unit(root_stack_id=row.root_stack_id, stack_id=row.stack_id,
+                    resource_name=row.resource_name,
+                    physical_id=row.physical_id, group=row.group_key,
+                    group_size=row.group_size)
+
+    def group_units(self, group_key: str) -> list[UnitRow]:
+        return list(self.s.scalars(sa.select(UnitRow).where(
+            UnitRow.group_key == group_key)))
+
+    # -- alarms --------------------------------------------------------------
+    def activate_alarm(self, req: HealRequest, now: float) -> Optional[str]:
+        """Record an activation; the incident id, or None if already active."""
+        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
+        if row is None:
+            row = AlarmRow(unit_key=req.unit.key, alarm_key=req.alarm_key,
+                           alarm_name=req.alarm_name,
+                           intent=req.intent.value, active=True, since=now,
+                           activations=1)
+            self.s.add(row)
+            try:
+                self.s.flush()
+            except exc.IntegrityError:
+                # Another replica recorded the same activation first.
+                raise AlreadyRecorded(req.alarm_key) from None
+        elif row.active:
+            return None
+        else:
+            row.active, row.since, row.cleared_at = True, now, None
+            row.activations += 1
+        return f"{req.alarm_key}#{row.activations}"
+
+    def clear_alarm(self, req: HealRequest, now: float) -> bool:
+        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
+        if row is None or not row.active:
+            return False
+        row.active, row.cleared_at = False, now
+        return True
+
+    def active_alarms(self, unit_key: str, intent: Intent) -> list[AlarmRow]:
+        return list(self.s.scalars(sa.select(AlarmRow).where(
+            AlarmRow.unit_key == unit_key, AlarmRow.active.is_(True),
+            AlarmRow.intent == intent.value)))
+
+    def unhealthy_in_group(self, group_key: str) -> list[str]:
+        q = (sa.select(AlarmRow.unit_key).distinct()
+             .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
+             .where(UnitRow.group_key == group_key,
+                    AlarmRow.active.is_(True),
+                    AlarmRow.intent == Intent.HEAL.value))
+        return sorted(self.s.scalars(q))
+
+    # -- intents -------------------------------------------------------------
+    def open_intent(self, unit_key: str) -> Optional[IntentRow]:
+        return self.s.scalar(sa.select(IntentRow).where(
+            IntentRow.unit_key == unit_key, IntentRow.open_slot == OPEN))
+
+    def add_intent(self, unit: Unit, incident: str, now: float) -> IntentRow:
+        row = IntentRow(unit_key=unit.key, root_stack_id=unit.root_stack_id,
+                        incident=incident, state=IntentState.PENDING,
+                        created_at=now, updated_at=now, open_slot=OPEN)
+        self.s.add(row)
+        try:
+            self.s.flush()
+        except exc.IntegrityError:
+            raise AlreadyRecorded(unit.key) from None
+        return row
+
+    def close_intent(self, row: IntentRow, state: str, now: float) -> None:
+        row.state, row.updated_at, row.open_slot = state, now, None
+
+    def pending_intents(self) -> list[IntentRow]:
+        return list(self.s.scalars(sa.select(IntentRow).where(
+            IntentRow.state == IntentState.PENDING).order_by(IntentRow.id)))
+
+    def batch_intents(self, batch_id: str) -> list[IntentRow]:
+        return list(self.s.scalars(sa.select(IntentRow).where(
+            IntentRow.batch_id == batch_id).order_by(IntentRow.unit_key)))
+
+    def in_flight(self) -> list[IntentRow]:
+        return list(self.s.scalars(sa.select(IntentRow).where(
+            IntentRow.open_slot == OPEN).order_by(IntentRow.id)))
+
+    # -- batches -------------------------------------------------------------
+    def open_batch(self, root_stack_id: str) -> Optional[BatchRow]:
+        return self.s.scalar(sa.select(BatchRow).where(
+            BatchRow.root_stack_id == root_stack_id,
+            BatchRow.open_slot == OPEN))
+
+    def open_batches(self) -> list[BatchRow]:
+        return list(self.s.scalars(sa.select(BatchRow).where(
+            BatchRow.open_slot == OPEN).order_by(BatchRow.created_at)))
+
+    def add_batch(self, batch: BatchRow, intents: list[IntentRow]) -> None:
+        self.s.add(batch)
+        for intent in intents:
+            intent.state, intent.batch_id = IntentState.BATCHED, batch.id
+            intent.updated_at = batch.created_at
+        try:
+            self.s.flush()
+        except exc.IntegrityError:
+            raise AlreadyRecorded(batch.root_stack_id) from None
+
+    def dispatches_since(self, since: float) -> int:
+        return self.s.scalar(sa.select(sa.func.count()).select_from(
+            DecisionRow).where(DecisionRow.reason == "BATCH_DISPATCHED",
+                               DecisionRow.at >= since)) or 0
+
+    def batches(self, limit: int = 50) -> list[BatchRow]:
+        return list(self.s.scalars(sa.select(BatchRow).order_by(
+            BatchRow.created_at.desc()).limit(limit)))
+
+    # -- holds ---------------------------------------------------------------
+    def holds(self) -> list[HoldRow]:
+        return list(self.s.scalars(sa.select(HoldRow).order_by(
+            HoldRow.scope)))
+
+    def hold_for(self, root_stack_id: str) -> Optional[HoldRow]:
+        """The hold that stops heals of this stack, operator holds first."""
+        rows = self.s.scalars(sa.select(HoldRow).where(HoldRow.scope.in_(
+            (GLOBAL_SCOPE, stack_scope(root_stack_id)))))
+        ordered = sorted(rows, key=lambda r: (r.kind != HoldKind.OPERATOR,
+                                              r.scope != GLOBAL_SCOPE))
+        return ordered[0] if ordered else None
+
+    def set_hold(self, scope: str, kind: str, reason: str,
+                 now: float) -> None:
+        row = self.s.get(HoldRow, (scope, kind))
+        if row is None:
+            self.s.add(HoldRow(scope=scope, kind=kind, reason=reason,
+                               since=now))
+        else:
+            row.reason = reason
+
+    def remove_holds(self, scope: str) -> int:
+        rows = list(self.s.scalars(sa.select(HoldRow).where(
+            HoldRow.scope == scope)))
+        for row in rows:
+            self.s.delete(row)
+        return len(rows)
+
+
+class AlreadyRecorded(Exception):
+    """A concurrent writer got there first; the caller treats it as a dup."""
+
+
+def batch_units(batch: BatchRow) -> list[str]:
+    return json.loads(batch.units)
