@@ -45,12 +45,12 @@ class Unit:
 
     @property
     def vertex_id(self) -> str:
-        """The `id` of the unit's Vitrage vertex; survives webhook filtering."""
+        """The `id` of the unit vertex; survives webhook filtering."""
         return UNIT_ID_SEPARATOR.join(
             (self.root_stack_id, self.stack_id, self.resource_name))
 
     @classmethod
-    def from_vertex_id(cls, vertex_id: str, **extra) -> "Unit":
+    def from_vertex_id(cls, vertex_id: str, **extra) -> Unit:
         parts = vertex_id.split(UNIT_ID_SEPARATOR, 2)
         if len(parts) != 3 or not all(parts):
             raise ValueError(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 from vitrage_selfheal.decide.pipeline import AT_DISPATCH, Pipeline, hold_unit
 from vitrage_selfheal.decide.reasons import Action, Decision, Reason
@@ -75,11 +76,11 @@ class Coalescer:
                       else Reason.STACK_STATUS_UNKNOWN)
             return None, decisions + _wait(
                 tx, intents, reason, f"root stack is {stack_status}")
-        recent = tx.dispatches_since(now - 60.0)
+        recent = tx.batches_since(now - 60.0)
         if recent >= self.policy.max_dispatches_per_minute:
             return None, decisions + _wait(
                 tx, intents, Reason.RATE_LIMITED,
-                f"{recent} dispatches in the last minute")
+                f"{recent} heals started in the last minute")
         return self._batch(tx, root_stack_id, intents, now, decisions)
 
     def _regate(self, tx: LedgerTx, intents: list[IntentRow],

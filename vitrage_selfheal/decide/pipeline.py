@@ -8,7 +8,8 @@ heal: when its cause lapses and the unit is still unhealthy, it is healed.
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown
 from vitrage_selfheal.decide.flap import FlapDamping
@@ -135,12 +136,12 @@ class Pipeline:
                            f"{req.alarm_name!r}; not executed (autoscaling "
                            f"is not enabled)")]
 
-    # -- held units ------------------------------------------------------------
+    # -- held units ----------------------------------------------------------
     def reconsider(self, tx: LedgerTx, unit: UnitRow,
                    now: float) -> Optional[Decision]:
         """Re-run admission for a held unit; a decision only on change."""
         ctx = Context(tx, unit, now, self.policy)
-        sick = tx.active_alarms(unit.unit_key, Intent.HEAL)
+        sick = tx.unanswered_alarms(unit)
         if not sick:
             was = unit.held_reason
             if tx.active_alarms(unit.unit_key, Intent.SUPPRESS):

@@ -15,7 +15,7 @@ class Threshold:
     percent: bool
 
     @classmethod
-    def parse(cls, text: str) -> "Threshold":
+    def parse(cls, text: str) -> Threshold:
         raw = str(text).strip()
         try:
             if raw.endswith("%"):

@@ -216,12 +216,25 @@ class LedgerTx:
             AlarmRow.unit_key == unit_key, AlarmRow.active.is_(True),
             AlarmRow.intent == intent.value)))
 
+    def unanswered_alarms(self, unit: UnitRow) -> list[AlarmRow]:
+        """Active heal alarms raised after the unit's last heal.
+
+        A heal answers every alarm raised before it succeeded: only a
+        later activation is a new incident (this is what keeps a stale or
+        slow-to-clear alarm from healing the replacement again).
+        """
+        return [a for a in self.active_alarms(unit.unit_key, Intent.HEAL)
+                if unit.last_healed_at is None
+                or a.since > unit.last_healed_at]
+
     def unhealthy_in_group(self, group_key: str) -> list[str]:
+        healed = sa.func.coalesce(UnitRow.last_healed_at, -1.0)
         q = (sa.select(AlarmRow.unit_key).distinct()
              .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
              .where(UnitRow.group_key == group_key,
                     AlarmRow.active.is_(True),
-                    AlarmRow.intent == Intent.HEAL.value))
+                    AlarmRow.intent == Intent.HEAL.value,
+                    AlarmRow.since > healed))
         return sorted(self.s.scalars(q))
 
     # -- intents -------------------------------------------------------------
@@ -275,10 +288,9 @@ class LedgerTx:
         except exc.IntegrityError:
             raise AlreadyRecorded(batch.root_stack_id) from None
 
-    def dispatches_since(self, since: float) -> int:
+    def batches_since(self, since: float) -> int:
         return self.s.scalar(sa.select(sa.func.count()).select_from(
-            DecisionRow).where(DecisionRow.reason == "BATCH_DISPATCHED",
-                               DecisionRow.at >= since)) or 0
+            BatchRow).where(BatchRow.created_at >= since)) or 0
 
     def batches(self, limit: int = 50) -> list[BatchRow]:
         return list(self.s.scalars(sa.select(BatchRow).order_by(

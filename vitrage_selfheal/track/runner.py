@@ -16,8 +16,8 @@ from vitrage_selfheal.decide.pipeline import hold_unit
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.dispatch.base import (
-    DispatchError,
     Dispatcher,
+    DispatchError,
     ExecState,
     Execution,
 )

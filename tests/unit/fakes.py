@@ -1,0 +1,99 @@
+"""Stand-ins for Mistral and Heat in unit tests of our own decision logic."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Optional
+
+from vitrage_selfheal.clock import FakeClock
+from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.dispatch.base import (
+    DispatchError,
+    ExecState,
+    Execution,
+)
+from vitrage_selfheal.healer import Healer
+from vitrage_selfheal.ledger.locks import Locks
+from vitrage_selfheal.ledger.store import Ledger
+from vitrage_selfheal.model import HealRequest, Intent, Unit
+
+ROOT = "11111111-1111-1111-1111-111111111111"
+GROUP_STACK = "22222222-2222-2222-2222-222222222222"
+
+
+class RecordingDispatcher:
+    """Keeps executions by id, as Mistral does for caller-chosen ids."""
+
+    def __init__(self) -> None:
+        self.executions: dict[str, dict] = {}
+        self.starts: list[tuple[str, str, tuple[str, ...]]] = []
+        self.down = False
+        self._lock = threading.Lock()
+
+    def start(self, execution_id: str, root_stack_id: str,
+              units: Sequence[Unit], reason: str) -> Execution:
+        if self.down:
+            raise DispatchError("connection refused (test)")
+        with self._lock:
+            self.starts.append((execution_id, root_stack_id,
+                                tuple(sorted(u.key for u in units))))
+            known = self.executions.setdefault(execution_id, {
+                "state": ExecState.RUNNING, "root": root_stack_id,
+                "units": tuple(sorted(u.key for u in units)), "output": {}})
+        return Execution(execution_id, known["state"], known["output"])
+
+    def get(self, execution_id: str) -> Execution:
+        known = self.executions.get(execution_id)
+        if known is None:
+            return Execution(execution_id, ExecState.MISSING)
+        return Execution(execution_id, known["state"], known["output"])
+
+    def finish(self, execution_id: str, state: ExecState,
+               output: Optional[dict] = None) -> None:
+        self.executions[execution_id]["state"] = state
+        self.executions[execution_id]["output"] = output or {}
+
+    def finish_all(self, state: ExecState = ExecState.SUCCESS,
+                   output: Optional[dict] = None) -> None:
+        for ex_id, ex in self.executions.items():
+            if ex["state"] is ExecState.RUNNING:
+                self.finish(ex_id, state, output)
+
+    @property
+    def distinct(self) -> set[str]:
+        return set(self.executions)
+
+
+class StackStatuses(dict):
+    """root stack id -> Heat status; missing stacks are COMPLETE."""
+
+    def __call__(self, root_stack_id: str) -> Optional[str]:
+        return self.get(root_stack_id, "UPDATE_COMPLETE")
+
+
+def unit(name: str, root: str = ROOT, stack: str = GROUP_STACK,
+         size: Optional[int] = 4) -> Unit:
+    return Unit(root_stack_id=root, stack_id=stack, resource_name=name,
+                physical_id=f"server-{name}", group=stack, group_size=size)
+
+
+def request(u: Unit, alarm: str = "a1", active: bool = True,
+            intent: Intent = Intent.HEAL,
+            name: str = "selfheal.heal: server lost") -> HealRequest:
+    return HealRequest(unit=u, alarm_key=f"{alarm}@{u.key}", alarm_name=name,
+                       intent=intent, active=active)
+
+
+def make_healer(tmp_path, policy: Optional[Policy] = None,
+                ledger_url: Optional[str] = None,
+                dispatcher: Optional[RecordingDispatcher] = None,
+                clock: Optional[FakeClock] = None,
+                replica: str = "r1") -> Healer:
+    ledger = Ledger(ledger_url or f"sqlite:///{tmp_path}/ledger.db")
+    ledger.upgrade()
+    locks = Locks(f"file://{tmp_path}/locks", replica)
+    healer = Healer(ledger, locks, dispatcher or RecordingDispatcher(),
+                    StackStatuses(), policy or Policy(), clock or FakeClock(),
+                    replica=replica)
+    return healer
