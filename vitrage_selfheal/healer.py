@@ -10,8 +10,10 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
+from vitrage_selfheal import operator
 from vitrage_selfheal.clock import Clock
 from vitrage_selfheal.decide.coalesce import Coalescer, StatusReader
 from vitrage_selfheal.decide.pipeline import Pipeline
@@ -19,13 +21,7 @@ from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.dispatch.base import Dispatcher
 from vitrage_selfheal.ledger.locks import Locks
-from vitrage_selfheal.ledger.store import (
-    GLOBAL_SCOPE,
-    HoldKind,
-    Ledger,
-    LedgerTx,
-    stack_scope,
-)
+from vitrage_selfheal.ledger.store import Ledger, LedgerTx
 from vitrage_selfheal.model import HealRequest
 from vitrage_selfheal.track.runner import Runner
 
@@ -87,22 +83,12 @@ class Healer:
 
     # -- operator side -------------------------------------------------------
     def hold(self, reason: str, root_stack_id: Optional[str] = None) -> None:
-        scope = stack_scope(root_stack_id) if root_stack_id else GLOBAL_SCOPE
-        with self.ledger.transaction() as tx:
-            tx.set_hold(scope, HoldKind.OPERATOR, reason, self.clock.now())
-            self._record(tx, [Decision(
-                Action.HOLD, Reason.HELD_BY_OPERATOR, f"{scope}: {reason}",
-                root_stack_id=root_stack_id)], self.clock.now(), "operator")
+        operator.hold(self.ledger, self.clock.now(), reason, root_stack_id,
+                      self.replica)
 
     def release(self, root_stack_id: Optional[str] = None) -> int:
-        """Lift holds and breakers; held units are reconsidered next tick."""
-        scope = stack_scope(root_stack_id) if root_stack_id else GLOBAL_SCOPE
-        with self.ledger.transaction() as tx:
-            lifted = tx.remove_holds(scope)
-            self._record(tx, [Decision(
-                Action.CLEAR, Reason.RELEASED, f"{scope}: {lifted} lifted",
-                root_stack_id=root_stack_id)], self.clock.now(), "operator")
-        return lifted
+        return operator.release(self.ledger, self.clock.now(), root_stack_id,
+                                self.replica)
 
     # -- the ticker ----------------------------------------------------------
     def tick(self) -> list[Decision]:
