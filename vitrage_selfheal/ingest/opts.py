@@ -1,0 +1,81 @@
+"""Options of the ingest: which alarms mean what, and the webhook receiver.
+
+The Vitrage-side plugins declare their own module OPTS (Vitrage registers
+those in its own CONF under the plugin's name); the options here live in the
+selfheal configuration file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from oslo_config import cfg
+
+INGEST_GROUP = "selfheal_ingest"
+WEBHOOK_GROUP = "selfheal_webhook"
+
+DEFAULT_WORKFLOW = "selfheal.heal_units"
+UNIT_VITRAGE_TYPE = "heat.unit"
+
+OPTS = [
+    cfg.StrOpt("heal_alarm_pattern", default=r"^selfheal\.heal\b",
+               help="Regex (searched in the alarm name) of alarms on a "
+                    "unit that ask for the unit to be replaced."),
+    cfg.StrOpt("suppress_alarm_pattern", default=r"^selfheal\.suppress\b",
+               help="Regex of alarms on a unit saying that a root cause "
+                    "below it (switch, network) makes replacing it useless; "
+                    "the unit is held, not healed."),
+    cfg.StrOpt("scale_out_alarm_pattern", default=r"^selfheal\.scale_out\b",
+               help="Regex of alarms on a unit asking its group to grow."),
+    cfg.StrOpt("scale_in_alarm_pattern", default=r"^selfheal\.scale_in\b",
+               help="Regex of alarms on a unit asking its group to shrink."),
+    cfg.ListOpt("workflow_names", default=[DEFAULT_WORKFLOW],
+                help="Workflows of vitrage.execute_external_action events "
+                     "(execute_mistral) taken as heal requests; others are "
+                     "ignored."),
+    cfg.StrOpt("unit_vitrage_type", default=UNIT_VITRAGE_TYPE,
+               help="vitrage_type of the unit vertices in Vitrage's graph."),
+]
+
+# One object shared with the signing plugin so that registering both in one
+# ConfigOpts (tests, all-in-one deployments) is not a duplicate-option error.
+SECRET_OPT = cfg.StrOpt(
+    "secret", secret=True, default="",
+    help="Shared HMAC-SHA256 key of the selfheal webhook sender and "
+         "receiver. The receiver refuses to start without one.")
+
+WEBHOOK_OPTS = [
+    SECRET_OPT,
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1",
+                       help="Address the webhook receiver listens on."),
+    cfg.PortOpt("port", default=9779,
+                help="Port the webhook receiver listens on."),
+    cfg.IntOpt("max_skew", default=300, min=1,
+               help="Seconds a signed request's timestamp may differ from "
+                    "the receiver's clock; bounds replay of a captured "
+                    "request."),
+    cfg.IntOpt("max_body", default=1024 * 1024, min=1024,
+               help="Largest accepted request body, in bytes."),
+]
+
+
+def list_opts() -> list[tuple[str, Sequence[cfg.Opt]]]:
+    return [(INGEST_GROUP, OPTS), (WEBHOOK_GROUP, WEBHOOK_OPTS)]
+
+
+def register(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=group)
+    return conf
+
+
+def load(config_files: Iterable[str] = ()) -> cfg.ConfigOpts:
+    """A private ConfigOpts with the ingest options, read from the files.
+
+    Used where the selfheal options must be read inside another program's
+    process (the Vitrage notifier), whose global CONF is not ours.
+    """
+    conf = register(cfg.ConfigOpts())
+    conf(args=[], project="vitrage-selfheal",
+         default_config_files=list(config_files), default_config_dirs=[])
+    return conf

@@ -1,0 +1,254 @@
+"""The HTTP receiver of signed notifications (`vitrage-selfheal serve`).
+
+POST /v1/notifications with body `{"notification": <event type>,
+"payload": {...}}`, signed as `sign` does; GET /healthz. Plain WSGI on the
+standard library's server: one endpoint does not justify a framework.
+
+Signature: HMAC-SHA256 over `f"{timestamp}.".encode() + body`, hex, in
+`X-Selfheal-Signature: sha256=<hex>`, the timestamp (integer seconds) in
+`X-Selfheal-Timestamp`. Signing the timestamp with the body and bounding
+its age makes a captured request useless after `max_skew` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import socketserver
+from collections.abc import Callable, Iterable
+from typing import Any, Optional, Union
+from wsgiref import simple_server
+
+from vitrage_selfheal.clock import Clock, SystemClock
+from vitrage_selfheal.decide.reasons import Reason
+from vitrage_selfheal.ingest import (
+    IngestStats,
+    Outcome,
+    OutcomeKind,
+    RequestSink,
+    deliver,
+    ingest,
+)
+from vitrage_selfheal.ingest import opts as ingest_opts
+from vitrage_selfheal.ingest.parse import Rejection, patterns
+
+LOG = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Selfheal-Signature"
+TIMESTAMP_HEADER = "X-Selfheal-Timestamp"
+NOTIFICATIONS_PATH = "/v1/notifications"
+HEALTH_PATH = "/healthz"
+SOURCE = "webhook"
+_SCHEME = "sha256="
+
+StartResponse = Callable[..., Any]
+
+
+def _material(ts: str, body: bytes) -> bytes:
+    return f"{ts}.".encode() + body
+
+
+def _key(secret: Union[str, bytes]) -> bytes:
+    return secret.encode("utf-8") if isinstance(secret, str) else secret
+
+
+def sign(secret: Union[str, bytes], body: bytes,
+         ts: Union[int, float]) -> dict[str, str]:
+    """The signature headers for `body` sent at time `ts` (epoch seconds)."""
+    stamp = str(int(ts))
+    digest = hmac.new(_key(secret), _material(stamp, body),
+                      hashlib.sha256).hexdigest()
+    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: _SCHEME + digest}
+
+
+def verify(secret: Union[str, bytes], body: bytes, ts_header: Optional[str],
+           sig_header: Optional[str], now: float,
+           max_skew: float) -> Optional[str]:
+    """None if the request is authentic and fresh, else why not."""
+    if not ts_header or not sig_header:
+        return "unsigned request"
+    if not ts_header.isdigit() or len(ts_header) > 12:
+        return "bad timestamp"
+    if abs(now - int(ts_header)) > max_skew:
+        return "stale or future timestamp"
+    if not sig_header.startswith(_SCHEME):
+        return "bad signature"
+    expected = hmac.new(_key(secret), _material(ts_header, body),
+                        hashlib.sha256).hexdigest()
+    given = sig_header[len(_SCHEME):].strip()
+    # compare_digest on ASCII str raises TypeError for non-ASCII input.
+    if not given.isascii() or not hmac.compare_digest(expected, given):
+        return "bad signature"
+    return None
+
+
+class WebhookApp:
+    """WSGI application; thread-safe if the sink is."""
+
+    def __init__(self, sink: RequestSink, conf: Any,
+                 clock: Optional[Clock] = None,
+                 stats: Optional[IngestStats] = None) -> None:
+        group = conf[ingest_opts.WEBHOOK_GROUP]
+        if not group.secret:
+            # Fail closed: an unsigned receiver would let anyone on the
+            # network trigger replacements.
+            raise ValueError(f"[{ingest_opts.WEBHOOK_GROUP}] secret is not "
+                             f"set; refusing to accept unsigned requests")
+        patterns(conf)  # a bad regex fails here, not on the first alarm
+        self._sink = sink
+        self._conf = conf
+        self._secret = _key(group.secret)
+        self._max_skew = group.max_skew
+        self._max_body = group.max_body
+        self._clock = clock or SystemClock()
+        self.stats = stats or IngestStats()
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH:
+            if method != "GET":
+                return _reply(start_response, 405, {"error": "use GET"},
+                              allow="GET")
+            return _reply(start_response, 200,
+                          {"status": "ok", "counts": self.stats.snapshot()})
+        if path != NOTIFICATIONS_PATH:
+            return _reply(start_response, 404, {"error": "not found"})
+        if method != "POST":
+            return _reply(start_response, 405, {"error": "use POST"},
+                          allow="POST")
+        status, document = self._notification(environ)
+        return _reply(start_response, status, document)
+
+    def _notification(self, environ: dict[str, Any]
+                      ) -> tuple[int, dict[str, Any]]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self._refuse(400, "bad Content-Length")
+        if length > self._max_body:
+            _drain(environ["wsgi.input"], length, 4 * self._max_body)
+            return self._refuse(
+                413, f"body of {length} bytes exceeds {self._max_body}")
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+
+        why = verify(self._secret, body,
+                     environ.get("HTTP_X_SELFHEAL_TIMESTAMP"),
+                     environ.get("HTTP_X_SELFHEAL_SIGNATURE"),
+                     self._clock.now(), self._max_skew)
+        if why is not None:
+            self.stats.count("unauthorized")
+            return self._refuse(401, f"{why} from {_peer(environ)}")
+
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return self._refuse(400, f"body is not JSON: {exc}")
+        if not isinstance(document, dict) or \
+                not isinstance(document.get("notification"), str) or \
+                "payload" not in document:
+            return self._refuse(400, "body is not {\"notification\": "
+                                     "<event type>, \"payload\": ...}")
+
+        outcome = ingest(document["notification"], document["payload"],
+                         SOURCE, self._conf, self._sink, self.stats)
+        if outcome.kind is OutcomeKind.FAILED:
+            # 503 so that the sender retries; the sink de-duplicates by
+            # alarm key if the first attempt was recorded after all.
+            return 503, _document(outcome)
+        return 202, _document(outcome)
+
+    def _refuse(self, status: int, detail: str) -> tuple[int, dict[str, Any]]:
+        # Counted through the sink like any other malformed input, so that
+        # a misconfigured sender (wrong secret, skewed clock) is visible in
+        # the ledger and not only in this process's log.
+        outcome = deliver(Rejection(Reason.MALFORMED, detail), self._sink,
+                          SOURCE, self.stats)
+        document = _document(outcome)
+        document["error"] = detail
+        return status, document
+
+
+def _document(outcome: Outcome) -> dict[str, Any]:
+    return {"outcome": outcome.kind.value,
+            "decisions": [str(d) for d in outcome.decisions],
+            "detail": outcome.detail}
+
+
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request",
+            401: "Unauthorized", 404: "Not Found",
+            405: "Method Not Allowed", 413: "Content Too Large",
+            503: "Service Unavailable"}
+
+
+def _reply(start_response: StartResponse, status: int,
+           document: dict[str, Any], **extra: str) -> list[bytes]:
+    body = json.dumps(document).encode("utf-8")
+    headers = [("Content-Type", "application/json"),
+               ("Content-Length", str(len(body)))]
+    headers += [(name.capitalize(), value) for name, value in extra.items()]
+    start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), headers)
+    return [body]
+
+
+def _drain(stream: Any, length: int, limit: int) -> None:
+    # Closing a socket with unread input makes the kernel send a reset,
+    # which can destroy the 413 before the client reads it; past `limit`
+    # the client gets the reset, not our bandwidth.
+    left = min(length, limit)
+    while left > 0:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def _peer(environ: dict[str, Any]) -> str:
+    return str(environ.get("REMOTE_ADDR", "?"))
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    # A client that announces more body than it sends must not pin a
+    # thread forever.
+    timeout = 30
+
+    # The default writes an access line per request to stderr.
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        LOG.debug("%s - " + format, self.address_string(), *args)
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn,
+                          simple_server.WSGIServer):
+    # A slow client must not hold up Vitrage's next notification.
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_server(sink: RequestSink, conf: Any, host: Optional[str] = None,
+                port: Optional[int] = None, clock: Optional[Clock] = None,
+                stats: Optional[IngestStats] = None) -> ThreadingWSGIServer:
+    """A bound, not yet serving, server; port 0 picks a free port."""
+    group = conf[ingest_opts.WEBHOOK_GROUP]
+    app = WebhookApp(sink, conf, clock=clock, stats=stats)
+    server = simple_server.make_server(
+        host if host is not None else group.bind_host,
+        port if port is not None else group.port, app,
+        server_class=ThreadingWSGIServer, handler_class=_QuietHandler)
+    return server  # type: ignore[return-value]
+
+
+def serve(sink: RequestSink, conf: Any, host: Optional[str] = None,
+          port: Optional[int] = None,
+          clock: Optional[Clock] = None) -> None:
+    """Serve until interrupted."""
+    server = make_server(sink, conf, host, port, clock)
+    address, bound = server.server_address[:2]
+    LOG.info("selfheal webhook receiver on http://%s:%s%s", address, bound,
+             NOTIFICATIONS_PATH)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
