@@ -97,3 +97,40 @@ def make_healer(tmp_path, policy: Optional[Policy] = None,
                     StackStatuses(), policy or Policy(), clock or FakeClock(),
                     replica=replica)
     return healer
+
+
+class SharedDispatcher:
+    """Executions in a SQLite file, so processes racing share one 'Mistral'.
+
+    Like Mistral with caller-chosen ids: a repeated id returns the existing
+    execution; every start call is logged so tests can count them.
+    """
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS executions "
+                         "(id TEXT PRIMARY KEY, root TEXT, units TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS starts "
+                         "(id TEXT, replica TEXT)")
+
+    def start(self, execution_id: str, root_stack_id: str,
+              units: Sequence[Unit], reason: str) -> Execution:
+        import os
+        keys = ",".join(sorted(u.key for u in units))
+        self._db.execute("INSERT INTO starts VALUES (?, ?)",
+                         (execution_id, str(os.getpid())))
+        self._db.execute("INSERT OR IGNORE INTO executions VALUES (?, ?, ?)",
+                         (execution_id, root_stack_id, keys))
+        return Execution(execution_id, ExecState.RUNNING)
+
+    def get(self, execution_id: str) -> Execution:
+        row = self._db.execute("SELECT id FROM executions WHERE id = ?",
+                               (execution_id,)).fetchone()
+        state = ExecState.RUNNING if row else ExecState.MISSING
+        return Execution(execution_id, state)
+
+    def counts(self) -> tuple[int, int]:
+        starts = self._db.execute("SELECT COUNT(*) FROM starts").fetchone()
+        execs = self._db.execute("SELECT COUNT(*) FROM executions").fetchone()
+        return starts[0], execs[0]

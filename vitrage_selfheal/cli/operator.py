@@ -1,0 +1,109 @@
+"""history, status, hold, release: read and steer the ledger."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from vitrage_selfheal import operator
+from vitrage_selfheal.app import open_ledger
+from vitrage_selfheal.cli.output import dump, table, when
+from vitrage_selfheal.ledger.store import batch_units
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("history", help="decisions with their reasons")
+    p.add_argument("--stack", help="root stack id")
+    p.add_argument("--unit", help="unit key or part of it")
+    p.add_argument("--reason", help="e.g. COOLDOWN, STORM_GUARD")
+    p.add_argument("--limit", type=int, default=200)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=history)
+
+    p = sub.add_parser("status", help="in flight, held, cooldowns, breakers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=status)
+
+    p = sub.add_parser("hold", help="stop healing (kill switch)")
+    p.add_argument("--stack", help="only this root stack")
+    p.add_argument("--reason", default="held by operator")
+    p.set_defaults(func=hold)
+
+    p = sub.add_parser("release", help="lift a hold or an open breaker")
+    p.add_argument("--stack", help="only this root stack")
+    p.set_defaults(func=release)
+
+
+def history(conf, args) -> int:
+    ledger = open_ledger(conf)
+    with ledger.transaction() as tx:
+        rows = tx.decisions(args.stack, args.unit, args.reason, args.limit)
+    if args.json:
+        dump([{"at": r.at, "action": r.action, "reason": r.reason,
+               "unit": r.unit_key, "stack": r.root_stack_id,
+               "batch": r.batch_id, "detail": r.detail, "source": r.source,
+               "replica": r.replica} for r in rows])
+        return 0
+    table(("when (UTC)", "action", "reason", "unit", "detail"),
+          [(when(r.at), r.action, r.reason, r.unit_key or r.root_stack_id,
+            r.detail) for r in rows])
+    return 0
+
+
+def status(conf, args) -> int:
+    ledger = open_ledger(conf)
+    now = time.time()
+    with ledger.transaction() as tx:
+        flight = [(i.unit_key, i.state, i.wait_reason, i.batch_id,
+                   when(i.created_at)) for i in tx.in_flight()]
+        batches = [(b.id, b.root_stack_id, b.state, b.attempt,
+                    len(batch_units(b)), when(b.created_at))
+                   for b in tx.open_batches()]
+        held = [(u.unit_key, u.held_reason, when(u.held_until), u.held_detail)
+                for u in tx.held_units()]
+        cooling = [(u.unit_key, when(u.last_healed_at),
+                    f"{u.last_healed_at + conf.selfheal_policy.cooldown - now:.0f}s")
+                   for u in tx.units() if u.last_healed_at and
+                   now - u.last_healed_at < conf.selfheal_policy.cooldown]
+        holds = [(h.scope, h.kind, when(h.since), h.reason)
+                 for h in tx.holds()]
+        counters = tx.counters()
+    if args.json:
+        dump({"in_flight": flight, "batches": batches, "held": held,
+              "cooldown": cooling, "holds": holds, "counters": counters})
+        return 0
+    sections = (
+        ("Holds and circuit breakers", ("scope", "kind", "since", "reason"),
+         holds),
+        ("Open heals", ("batch", "root stack", "state", "attempt", "units",
+                        "since"), batches),
+        ("Units in flight", ("unit", "state", "waiting", "batch", "since"),
+         flight),
+        ("Held units", ("unit", "reason", "until", "detail"), held),
+        ("Cooling down", ("unit", "healed", "left"), cooling),
+    )
+    for title, headers, rows in sections:
+        print(f"{title}: {len(rows)}")
+        if rows:
+            table(headers, rows)
+        print()
+    rejected = {k: v for k, v in counters.items() if "REJECT" in k
+                or k.startswith(("decisions.MALFORMED", "errors."))}
+    print("Counters: " + (", ".join(f"{k}={v}" for k, v in
+                                    sorted(rejected.items())) or "none"))
+    return 0
+
+
+def hold(conf, args) -> int:
+    scope = operator.hold(open_ledger(conf), time.time(), args.reason,
+                          args.stack, "cli")
+    print(f"held {scope}: {args.reason}")
+    return 0
+
+
+def release(conf, args) -> int:
+    lifted = operator.release(open_ledger(conf), time.time(), args.stack,
+                              "cli")
+    print(f"released {args.stack or 'global'}: {lifted} hold(s) lifted; "
+          f"held units are reconsidered on the next tick")
+    return 0

@@ -1,0 +1,82 @@
+"""serve, workflows, db, validate, demo: commands that run or set up things.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+LOG = logging.getLogger(__name__)
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="receive signed Vitrage webhooks and "
+                                     "heal (HTTP)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=serve)
+
+    p = sub.add_parser("workflows", help="Mistral heal workflows")
+    wsub = p.add_subparsers(dest="workflows_command", metavar="ACTION")
+    wsub.required = True
+    w = wsub.add_parser("install", help="create or update them in Mistral")
+    w.set_defaults(func=workflows_install)
+    w = wsub.add_parser("show", help="print the shipped YAML")
+    w.add_argument("name", nargs="?", default="heal_units")
+    w.set_defaults(func=workflows_show, needs_config=False)
+
+    p = sub.add_parser("db", help="the ledger's schema")
+    dsub = p.add_subparsers(dest="db_command", metavar="ACTION")
+    dsub.required = True
+    d = dsub.add_parser("upgrade", help="apply alembic migrations")
+    d.set_defaults(func=db_upgrade)
+
+    p = sub.add_parser("validate", help="validate Vitrage templates with "
+                                        "Vitrage's own validator")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.set_defaults(func=validate, needs_config=False)
+
+
+def serve(conf, args) -> int:
+    from vitrage_selfheal.app import App
+    from vitrage_selfheal.ingest import webhook
+
+    app = App(conf).start()
+    try:
+        webhook.serve(app, conf, args.host, args.port)
+    finally:
+        app.stop()
+    return 0
+
+
+def workflows_install(conf, args) -> int:
+    from vitrage_selfheal import clients
+    from vitrage_selfheal.dispatch.mistral import install_workflows
+
+    dispatcher = clients.mistral_dispatcher(conf)
+    names = install_workflows(dispatcher.session, dispatcher.endpoint)
+    for name in names:
+        print(f"installed {name} into {dispatcher.endpoint}")
+    return 0
+
+
+def workflows_show(conf, args) -> int:
+    from vitrage_selfheal import workflows
+
+    print(workflows.load(args.name), end="")
+    return 0
+
+
+def db_upgrade(conf, args) -> int:
+    from vitrage_selfheal.app import open_ledger
+    from vitrage_selfheal.ledger import migrate
+
+    ledger = open_ledger(conf)
+    print(f"ledger at revision {migrate.current(ledger.engine)}")
+    return 0
+
+
+def validate(conf, args) -> int:
+    from vitrage_selfheal.templates import validate as template_validate
+
+    return template_validate.main(args.paths)
