@@ -61,10 +61,11 @@ def status(conf, args) -> int:
                    for b in tx.open_batches()]
         held = [(u.unit_key, u.held_reason, when(u.held_until), u.held_detail)
                 for u in tx.held_units()]
+        cooldown = conf.selfheal_policy.cooldown
         cooling = [(u.unit_key, when(u.last_healed_at),
-                    f"{u.last_healed_at + conf.selfheal_policy.cooldown - now:.0f}s")
+                    f"{u.last_healed_at + cooldown - now:.0f}s")
                    for u in tx.units() if u.last_healed_at and
-                   now - u.last_healed_at < conf.selfheal_policy.cooldown]
+                   now - u.last_healed_at < cooldown]
         holds = [(h.scope, h.kind, when(h.since), h.reason)
                  for h in tx.holds()]
         counters = tx.counters()

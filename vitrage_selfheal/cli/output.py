@@ -21,12 +21,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     cells = [[_cell(v, max_width) for v in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells])
               for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line.rstrip(), file=out)
     print("  ".join("-" * w for w in widths), file=out)
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(),
-              file=out)
+        text = "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
+        print(text.rstrip(), file=out)
 
 
 def _cell(value: Any, max_width: int) -> str:
