@@ -1,0 +1,215 @@
+"""Vitrage's real graph, processor, evaluator and notifier path, in-process.
+
+Nothing of Vitrage is re-implemented here: we build its objects the way
+vitrage-graph does and replace only the message bus between them with
+direct calls (which also makes a run deterministic for `simulate`):
+
+- datasource events go to `Processor.process_event` (snapshots) or through
+  Vitrage's own `DriversNotificationEndpoint` (push notifications, enriched
+  by the real drivers);
+- the evaluator's actions go back into the processor, as they would over
+  the `vitrage.evaluator` topic;
+- graph changes go through Vitrage's `GraphNotifier`, whose notifications
+  are handed to Vitrage's notifier endpoint and so to our notifier plugin.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import pathlib
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
+
+import yaml
+
+from vitrage_selfheal.engine.config import EngineSettings, parse
+from vitrage_selfheal.ingest import RequestSink
+
+LOG = logging.getLogger(__name__)
+
+
+class TemplateLoadError(Exception):
+    pass
+
+
+class _DirectBus:
+    """Stands where oslo.messaging's Notifier was: delivers at once."""
+
+    def __init__(self, endpoint: Any, publisher: str) -> None:
+        self._endpoint = endpoint
+        self._publisher = publisher
+        self.sent: list[tuple[str, dict]] = []
+
+    def info(self, ctxt: dict, event_type: str, payload: dict) -> None:
+        self.sent.append((event_type, payload))
+        self._endpoint.info(ctxt, self._publisher, event_type, payload, {})
+
+
+class EmbeddedEngine:
+    def __init__(self, settings: EngineSettings, sink: RequestSink,
+                 ingest_conf: Any = None) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.ingest_conf = ingest_conf
+        self._evaluator_events: collections.deque = collections.deque()
+        self.templates: list[Any] = []
+        self._started = False
+
+    # -- start --
+    def start(self) -> EmbeddedEngine:
+        from oslo_db.sqlalchemy import enginefacade
+        from vitrage import storage
+        from vitrage.entity_graph import get_graph_driver
+        from vitrage.entity_graph.processor.notifier import GraphNotifier
+        from vitrage.entity_graph.processor.processor import Processor
+        from vitrage.evaluator.scenario_evaluator import ScenarioEvaluator
+        from vitrage.notifier.service import VitrageDefaultEventEndpoint
+        from vitrage.storage.sqlalchemy import models
+
+        from vitrage_selfheal.ingest.plugins.selfheal import SelfHealNotifier
+
+        parse(self.settings.write())
+        self.db = storage.get_connection_from_config()
+        models.Base.metadata.create_all(enginefacade.writer.get_engine())
+        self._load_templates()
+
+        self.graph = get_graph_driver()("Entity Graph")
+        self.processor = Processor(self.graph)
+        from vitrage.evaluator.scenario_repository import ScenarioRepository
+        self.repository = ScenarioRepository()
+        self.evaluator = ScenarioEvaluator(
+            self.graph, self.repository, self._on_evaluator_actions,
+            enabled=False)
+        self.notifier = SelfHealNotifier(sink=self.sink,
+                                         conf=self.ingest_conf)
+        graph_notifier = GraphNotifier()
+        self.bus = _DirectBus(VitrageDefaultEventEndpoint([self.notifier]),
+                              "vitrage.graph")
+        graph_notifier.oslo_notifier = self.bus
+        self.graph.subscribe(graph_notifier.notify_when_applicable)
+        self.evaluator.run_evaluator()
+        self._started = True
+        return self
+
+    def _load_templates(self) -> None:
+        from vitrage.common.constants import TemplateStatus, TemplateTypes
+        from vitrage.evaluator.template_db.template_repository import (
+            add_templates_to_db,
+        )
+
+        files = _template_files(self.settings.template_paths)
+        documents = []
+        for path in files:
+            with open(path) as stream:
+                # BaseLoader, as Vitrage does: every scalar a string.
+                documents.append(yaml.load(stream, Loader=yaml.BaseLoader))
+        if not documents:
+            return
+        rows = add_templates_to_db(self.db, documents, TemplateTypes.STANDARD)
+        bad = [(f, r) for f, r in zip(files, rows, strict=True)
+               if r.status == TemplateStatus.ERROR]
+        if bad:
+            raise TemplateLoadError("; ".join(
+                f"{f}: {r.status_details}" for f, r in bad))
+        for row in rows:
+            self.db.templates.update(row.uuid, "status",
+                                     TemplateStatus.ACTIVE)
+        self.templates = rows
+
+    # -- feeding --
+    def snapshot(self, datasource: str, entities: Iterable[dict],
+                 action: Optional[str] = None) -> int:
+        """Entities as the datasource's driver returns them from get_all."""
+        from vitrage.common.constants import DatasourceAction
+        from vitrage.datasources.driver_base import DriverBase
+
+        events = DriverBase.make_pickleable(
+            list(entities), datasource,
+            action or DatasourceAction.SNAPSHOT)
+        return self.process(events)
+
+    def push(self, event_type: str, payload: dict,
+             publisher: str = "simulate") -> int:
+        """A notification as it arrives on the bus, through Vitrage's own
+        push endpoint and the drivers' enrich_event."""
+        from vitrage.entity_graph.driver_exec import (
+            DriversNotificationEndpoint,
+        )
+
+        count = []
+        endpoint = DriversNotificationEndpoint(
+            lambda events: count.append(self.process(events or [])))
+        endpoint.init().info({}, publisher, event_type, payload, {})
+        return sum(count)
+
+    def pull(self, datasource: str) -> int:
+        """One get_all of a configured driver (e.g. static files)."""
+        from vitrage.common.constants import DatasourceAction
+        from vitrage.datasources import utils
+
+        driver = utils.get_drivers_by_name([datasource])[0]
+        return self.process(driver.get_all(DatasourceAction.SNAPSHOT) or [])
+
+    def process(self, events: Iterable[dict]) -> int:
+        n = 0
+        for event in events:
+            self.processor.process_event(event)
+            n += 1
+            self._drain()
+        return n
+
+    def _on_evaluator_actions(self, _event_type: str, events: Any) -> None:
+        if isinstance(events, list):
+            self._evaluator_events.extend(events)
+        else:
+            self._evaluator_events.append(events)
+
+    def _drain(self) -> None:
+        while self._evaluator_events:
+            self.processor.process_event(self._evaluator_events.popleft())
+
+    # -- reading the graph --
+    def vertices(self, **attrs: Any) -> list[Any]:
+        return self.graph.get_vertices(vertex_attr_filter=attrs)
+
+    def active_alarms(self) -> list[Any]:
+        from vitrage.common.constants import EntityCategory
+        from vitrage.common.constants import VertexProperties as VProps
+
+        return [v for v in self.graph.get_vertices(vertex_attr_filter={
+            VProps.VITRAGE_CATEGORY: EntityCategory.ALARM,
+            VProps.VITRAGE_IS_DELETED: False})]
+
+    def causes_of(self, alarm_vertex_id: str) -> list[Any]:
+        """Alarms that cause this one, nearest first (Vitrage's RCA edges)."""
+        from vitrage.common.constants import EdgeLabel
+        from vitrage.common.constants import EdgeProperties as EProps
+        from vitrage.graph import Direction
+
+        chain, frontier, seen = [], [alarm_vertex_id], {alarm_vertex_id}
+        while frontier:
+            nxt = []
+            for vid in frontier:
+                for v in self.graph.neighbors(
+                        vid, direction=Direction.IN,
+                        edge_attr_filter={
+                            EProps.RELATIONSHIP_TYPE: EdgeLabel.CAUSES,
+                            EProps.VITRAGE_IS_DELETED: False}):
+                    if v.vertex_id not in seen:
+                        seen.add(v.vertex_id)
+                        chain.append(v)
+                        nxt.append(v.vertex_id)
+            frontier = sorted(nxt)
+        return chain
+
+
+def _template_files(paths: Sequence[str]) -> list[str]:
+    files: list[str] = []
+    for raw in paths:
+        path = pathlib.Path(raw)
+        if path.is_dir():
+            files += sorted(str(p) for p in path.glob("*.yaml"))
+        else:
+            files.append(str(path))
+    return files
