@@ -34,16 +34,39 @@ class TemplateLoadError(Exception):
 
 
 class _DirectBus:
-    """Stands where oslo.messaging's Notifier was: delivers at once."""
+    """Stands where oslo.messaging's Notifier was.
+
+    Notifications raised while one input event is processed are delivered
+    together once it is done, ordered by resource and alarm name: Vitrage's
+    evaluator walks sets, so its own order depends on PYTHONHASHSEED, and a
+    bus would not keep it anyway. The relative order of notifications about
+    one alarm is kept.
+    """
 
     def __init__(self, endpoint: Any, publisher: str) -> None:
         self._endpoint = endpoint
         self._publisher = publisher
+        self._pending: list[tuple[str, dict]] = []
         self.sent: list[tuple[str, dict]] = []
 
     def info(self, ctxt: dict, event_type: str, payload: dict) -> None:
-        self.sent.append((event_type, payload))
-        self._endpoint.info(ctxt, self._publisher, event_type, payload, {})
+        self._pending.append((event_type, payload))
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            batch.sort(key=_notification_order)
+            for event_type, payload in batch:
+                self.sent.append((event_type, payload))
+                self._endpoint.info({}, self._publisher, event_type,
+                                    payload, {})
+
+
+def _notification_order(item: tuple[str, dict]) -> tuple[str, str]:
+    _event_type, payload = item
+    resource = payload.get("resource") or {}
+    get = resource.get if hasattr(resource, "get") else (lambda _k: "")
+    return (str(get("id") or ""), str(payload.get("name") or ""))
 
 
 class EmbeddedEngine:
@@ -70,6 +93,7 @@ class EmbeddedEngine:
         from vitrage_selfheal.ingest.plugins.selfheal import SelfHealNotifier
 
         parse(self.settings.write())
+        _forget_previous_engine()
         self.db = storage.get_connection_from_config()
         models.Base.metadata.create_all(enginefacade.writer.get_engine())
         self._load_templates()
@@ -89,6 +113,14 @@ class EmbeddedEngine:
         graph_notifier.oslo_notifier = self.bus
         self.graph.subscribe(graph_notifier.notify_when_applicable)
         self.evaluator.run_evaluator()
+        self._drain()
+        self.bus.flush()
+        from vitrage.entity_graph.driver_exec import (
+            DriversNotificationEndpoint,
+        )
+        # Built once: drivers such as Aodh's keep a cache between events.
+        self._push_endpoint = DriversNotificationEndpoint(
+            self._process_pushed).init()
         self._started = True
         return self
 
@@ -130,18 +162,15 @@ class EmbeddedEngine:
         return self.process(events)
 
     def push(self, event_type: str, payload: dict,
-             publisher: str = "simulate") -> int:
+             publisher: str = "selfheal") -> int:
         """A notification as it arrives on the bus, through Vitrage's own
         push endpoint and the drivers' enrich_event."""
-        from vitrage.entity_graph.driver_exec import (
-            DriversNotificationEndpoint,
-        )
+        self._pushed = 0
+        self._push_endpoint.info({}, publisher, event_type, payload, {})
+        return self._pushed
 
-        count = []
-        endpoint = DriversNotificationEndpoint(
-            lambda events: count.append(self.process(events or [])))
-        endpoint.init().info({}, publisher, event_type, payload, {})
-        return sum(count)
+    def _process_pushed(self, events: Any) -> None:
+        self._pushed += self.process(events or [])
 
     def pull(self, datasource: str) -> int:
         """One get_all of a configured driver (e.g. static files)."""
@@ -157,6 +186,7 @@ class EmbeddedEngine:
             self.processor.process_event(event)
             n += 1
             self._drain()
+            self.bus.flush()
         return n
 
     def _on_evaluator_actions(self, _event_type: str, events: Any) -> None:
@@ -202,6 +232,16 @@ class EmbeddedEngine:
                         nxt.append(v.vertex_id)
             frontier = sorted(nxt)
         return chain
+
+
+def _forget_previous_engine() -> None:
+    """Vitrage keeps drivers and entity ids in module globals; a new engine
+    in the same process (tests, simulate runs) must not inherit them."""
+    from vitrage.datasources import utils
+    from vitrage.datasources.transformer_base import TransformerBase
+
+    utils.drivers.clear()
+    TransformerBase.key_to_uuid_cache.clear()
 
 
 def _template_files(paths: Sequence[str]) -> list[str]:
