@@ -125,7 +125,7 @@ def test_deduced_activate_gives_full_unit(conf):
     assert got == HealRequest(
         unit=Unit(ROOT, STACK, "member-0", physical_id="server-0",
                   group="asg", group_size=4),
-        alarm_key=ALARM_ID, alarm_name="selfheal.heal unit unreachable",
+        alarm_key=f"selfheal.heal unit unreachable@{UNIT_ID}", alarm_name="selfheal.heal unit unreachable",
         intent=Intent.HEAL, active=True, source="vitrage.notifier",
         detail="vitrage.deduced_alarm.activate")
 
@@ -165,9 +165,11 @@ def test_unit_from_properties_without_id(conf):
     assert got.unit.vertex_id == UNIT_ID
 
 
-def test_alarm_key_falls_back_to_name_at_resource_id(conf):
+def test_alarm_key_is_name_at_unit_and_survives_a_vitrage_restart(conf):
     got = parse(conf, alarm_payload(vitrage_id=None))
     assert got.alarm_key == f"selfheal.heal unit unreachable@{UNIT_ID}"
+    again = parse(conf, alarm_payload(vitrage_id="fresh-uuid-after-restart"))
+    assert again.alarm_key == got.alarm_key
 
 
 @pytest.mark.parametrize("name, intent", [
@@ -457,7 +459,7 @@ def test_sink_failure_is_logged_with_request_not_raised(conf, caplog):
         bad = deliver(Rejection(Reason.MALFORMED, "broken"), sink, "src")
     assert out.kind is bad.kind is OutcomeKind.FAILED
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert ALARM_ID in errors[0].getMessage()
+    assert "selfheal.heal unit unreachable@" in errors[0].getMessage()
     assert "member-0" in errors[0].getMessage()
     assert errors[0].exc_info is not None
     assert "broken" in errors[1].getMessage()

@@ -253,13 +253,9 @@ def _parse_alarm(event_type: str, active: bool, payload: Any, source: str,
     if isinstance(unit, Rejection):
         return Rejection(unit.reason, f"{event_type}: alarm {name!r}: "
                                       f"{unit.detail}")
-    vitrage_id = alarm.get("vitrage_id")
-    if isinstance(vitrage_id, str) and vitrage_id:
-        alarm_key = vitrage_id
-    else:
-        resource_id = resource.get("id")
-        alarm_key = f"{name}@" + (resource_id if isinstance(resource_id, str)
-                                  and resource_id else unit.vertex_id)
+    # Name and unit, not Vitrage's vitrage_id: that is a fresh uuid after a
+    # Vitrage restart, and the replayed activation must stay a DUPLICATE.
+    alarm_key = f"{name}@{unit.vertex_id}"
     return HealRequest(unit=unit, alarm_key=alarm_key, alarm_name=name,
                        intent=intent, active=active, source=source,
                        detail=event_type)
