@@ -36,6 +36,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=validate, needs_config=False)
 
+    p = sub.add_parser("simulate", help="run a scenario through the real "
+                                        "Vitrage engine and the decisions")
+    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument("--templates", action="append", metavar="PATH",
+                   help="template file or folder (repeatable; default: "
+                        "the shipped templates)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=simulate, needs_config=False)
+
 
 def serve(conf, args) -> int:
     from vitrage_selfheal.app import App
@@ -73,6 +82,28 @@ def db_upgrade(conf, args) -> int:
 
     ledger = open_ledger(conf)
     print(f"ledger at revision {migrate.current(ledger.engine)}")
+    return 0
+
+
+def simulate(conf, args) -> int:
+    import json
+    import sys
+
+    from vitrage_selfheal import paths
+    from vitrage_selfheal.simulate import runner, scenario
+
+    try:
+        spec = scenario.load(args.scenario)
+        templates = args.templates or [str(paths.templates_dir())]
+        report = runner.run(spec, templates)
+    except scenario.ScenarioError as exc:
+        print(f"vitrage-selfheal: bad scenario: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(report.as_json(), sys.stdout, indent=2, sort_keys=True)
+        print()
+    else:
+        report.print(sys.stdout)
     return 0
 
 

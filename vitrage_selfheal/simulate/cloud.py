@@ -1,0 +1,293 @@
+"""A simulated cloud: scenario state in, datasource events out.
+
+Every change is fed to the real engine in the shape the real datasource
+drivers produce (Nova API dicts, Nova/Doctor/Aodh notifications, static
+files, heat.unit driver events), so the templates see what production
+would show them. A heal that succeeds replaces its units here the way Heat
+would: a new server for each unit, the others untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import pathlib
+from typing import Any, Optional
+
+import yaml
+
+from vitrage_selfheal.model import Unit
+from vitrage_selfheal.simulate.scenario import Event, Scenario, ScenarioError
+
+ZONE = "nova"
+
+
+def _stamp(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclasses.dataclass
+class _Unit:
+    root: str
+    group_stack: str
+    group_name: str
+    name: str
+    servers: list[str]
+    state: str
+    generation: int = 0
+
+    def as_unit(self, group_size: int) -> Unit:
+        return Unit(root_stack_id=self.root, stack_id=self.group_stack,
+                    resource_name=self.name,
+                    physical_id=self.physical_id, group=self.group_stack,
+                    group_size=group_size)
+
+    @property
+    def physical_id(self) -> str:
+        return f"{self.group_stack}-{self.name}-g{self.generation}"
+
+
+class SimulatedCloud:
+    def __init__(self, scenario: Scenario, static_dir: pathlib.Path,
+                 clock: Any) -> None:
+        self.scenario = scenario
+        self.static_dir = static_dir
+        self.clock = clock
+        self.instances = {i.id: dict(host=i.host, status=i.status,
+                                     name=i.name or i.id)
+                          for i in scenario.instances}
+        self.units: dict[str, _Unit] = {}
+        self.stack_status = {s.id: s.status for s in scenario.stacks}
+        self.switch_state = {s.id: "OK" for s in scenario.switches}
+        self.failing: set[str] = set()
+        self.down_hosts: set[str] = set()
+        for stack in scenario.stacks:
+            for group in stack.groups:
+                for u in group.units:
+                    unit = _Unit(stack.id, group.stack_id, group.name,
+                                 u.name, list(u.servers), u.state)
+                    self.units[unit.as_unit(0).key] = unit
+
+    # -- what the drivers would report -------------------------------------
+    def group_size(self, group_stack: str) -> int:
+        return sum(1 for u in self.units.values()
+                   if u.group_stack == group_stack)
+
+    def unit_event(self, unit: _Unit) -> dict:
+        """One unit in the heat.unit driver's output format."""
+        return {
+            "root_stack_id": unit.root, "stack_id": unit.group_stack,
+            "resource_name": unit.name, "physical_id": unit.physical_id,
+            "group": unit.group_stack, "group_name": unit.group_name,
+            "group_size": self.group_size(unit.group_stack),
+            "state": unit.state,
+            "server_ids": [s for s in unit.servers if s in self.instances],
+            "project_id": self.scenario.project_id,
+            "name": f"{unit.group_name}/{unit.name}",
+            "update_timestamp": _stamp(self.clock.now()),
+        }
+
+    def instance_entity(self, server_id: str) -> dict:
+        spec = self.instances[server_id]
+        return {"id": server_id, "name": spec["name"],
+                "OS-EXT-SRV-ATTR:host": spec["host"],
+                "status": spec["status"],
+                "tenant_id": self.scenario.project_id}
+
+    def stack_entity(self, stack_id: str) -> dict:
+        stack = next(s for s in self.scenario.stacks if s.id == stack_id)
+        return {"id": stack.id, "stack_name": stack.name,
+                "stack_status": self.stack_status[stack.id],
+                "creation_time": _stamp(self.clock.now()),
+                "project": self.scenario.project_id, "resources": []}
+
+    def write_static(self) -> None:
+        entities = [{"static_id": s.id, "type": "switch", "id": s.id,
+                     "name": s.name or s.id, "state": self.switch_state[s.id]}
+                    for s in self.scenario.switches]
+        entities += [{"static_id": f"host-{h}", "type": "nova.host", "id": h}
+                     for h in sorted({h for s in self.scenario.switches
+                                      for h in s.hosts})]
+        relationships = [{"source": s.id, "target": f"host-{h}",
+                          "relationship_type": "attached"}
+                         for s in self.scenario.switches for h in s.hosts]
+        self.static_dir.mkdir(parents=True, exist_ok=True)
+        with (self.static_dir / "topology.yaml").open("w") as out:
+            yaml.safe_dump({"metadata": {"name": "simulated switches"},
+                            "definitions": {"entities": entities,
+                                            "relationships": relationships}},
+                           out, sort_keys=True)
+
+    # -- feeding the engine ------------------------------------------------
+    def load(self, engine: Any) -> None:
+        from vitrage.common.constants import DatasourceAction
+        init = DatasourceAction.INIT_SNAPSHOT
+        hosts = {h: {"nova-compute": {"active": True, "available": True}}
+                 for h in self.scenario.hosts}
+        engine.snapshot("nova.zone", [{"zoneName": ZONE, "hosts": hosts,
+                                       "zoneState": {"available": True}}],
+                        init)
+        engine.snapshot("nova.host", [{"host": h, "zone": ZONE}
+                                      for h in self.scenario.hosts], init)
+        engine.snapshot("nova.instance", [self.instance_entity(i)
+                                          for i in sorted(self.instances)],
+                        init)
+        engine.snapshot("heat.stack", [self.stack_entity(s.id)
+                                       for s in self.scenario.stacks], init)
+        engine.snapshot("heat.unit", [self.unit_event(u) for _, u in
+                                      sorted(self.units.items())], init)
+        if self.scenario.switches:
+            self.write_static()
+            engine.pull("static")
+
+    def apply(self, event: Event, engine: Any) -> None:
+        handler = getattr(self, f"_on_{event.kind}")
+        handler(event.arg, engine)
+
+    def _on_host_down(self, host: Any, engine: Any) -> None:
+        self._doctor(str(host), "down", engine)
+
+    def _on_host_up(self, host: Any, engine: Any) -> None:
+        self._doctor(str(host), "up", engine)
+
+    def _doctor(self, host: str, status: str, engine: Any) -> None:
+        if host not in self.scenario.hosts:
+            raise ScenarioError(f"unknown host {host!r}")
+        if status == "down":
+            self.down_hosts.add(host)
+        else:
+            self.down_hosts.discard(host)
+        event_type = f"vitrage.custom.event.{status}"
+        engine.push(event_type, {
+            "time": _stamp(self.clock.now()), "type": "compute.host.down",
+            "details": {"hostname": host, "source": "simulate",
+                        "severity": "critical", "status": status,
+                        "monitor_id": "simulate"}})
+
+    def _on_instance_state(self, arg: Any, engine: Any) -> None:
+        server_id, status = self._instance_arg(arg)
+        self.instances[server_id]["status"] = status
+        spec = self.instances[server_id]
+        engine.push("compute.instance.update", {
+            "instance_id": server_id, "hostname": spec["name"],
+            "state": status.lower(), "host": spec["host"],
+            "tenant_id": self.scenario.project_id})
+
+    def _on_instance_deleted(self, arg: Any, engine: Any) -> None:
+        server_id = str(arg)
+        if server_id not in self.instances:
+            raise ScenarioError(f"unknown instance {server_id!r}")
+        spec = self.instances.pop(server_id)
+        engine.push("compute.instance.delete.end", {
+            "instance_id": server_id, "hostname": spec["name"],
+            "state": "deleted", "host": spec["host"],
+            "tenant_id": self.scenario.project_id})
+        self._refresh_units_of(server_id, engine)
+
+    def _on_alarm(self, arg: Any, engine: Any) -> None:
+        self._aodh(arg, "alarm", engine)
+
+    def _on_alarm_clear(self, arg: Any, engine: Any) -> None:
+        self._aodh(arg, "ok", engine)
+
+    def _aodh(self, arg: Any, state: str, engine: Any) -> None:
+        if not isinstance(arg, dict) or not arg.get("name") or \
+                not arg.get("resource"):
+            raise ScenarioError(f"alarm needs name and resource: {arg!r}")
+        alarm_id = f"aodh-{arg['name']}-{arg['resource']}"
+        now = _stamp(self.clock.now())
+        if state == "alarm":
+            engine.push("alarm.creation", {
+                "alarm_id": alarm_id, "detail": {
+                    "name": arg["name"], "state": "alarm",
+                    "severity": arg.get("severity", "critical"),
+                    "type": arg.get("type", "event"),
+                    "event_rule": {"event_type": "compute.instance.*",
+                                   "query": [{"field": "traits.resource_id",
+                                              "op": "eq",
+                                              "value": arg["resource"]}]},
+                    "project_id": self.scenario.project_id,
+                    "timestamp": now, "description": arg["name"],
+                    "enabled": True, "alarm_actions": [],
+                    "repeat_actions": False}})
+        else:
+            engine.push("alarm.state_transition", {
+                "alarm_id": alarm_id,
+                "detail": {"state": "ok", "timestamp": now}})
+
+    def _on_switch_down(self, switch: Any, engine: Any) -> None:
+        self._switch(str(switch), "ERROR", engine)
+
+    def _on_switch_up(self, switch: Any, engine: Any) -> None:
+        self._switch(str(switch), "OK", engine)
+
+    def _switch(self, switch: str, state: str, engine: Any) -> None:
+        if switch not in self.switch_state:
+            raise ScenarioError(f"unknown switch {switch!r}")
+        self.switch_state[switch] = state
+        self.write_static()
+        engine.pull("static")
+
+    def _on_stack_status(self, arg: Any, engine: Any) -> None:
+        stack, status = arg.get("stack"), arg.get("status")
+        if stack not in self.stack_status or not status:
+            raise ScenarioError(f"stack_status needs a known stack and a "
+                                f"status: {arg!r}")
+        self.stack_status[stack] = str(status)
+
+    def _on_heal_fails(self, stack: Any, engine: Any) -> None:
+        self.failing.add(str(stack))
+
+    # -- Heat replacing units ----------------------------------------------
+    def replace(self, units: list[Unit], engine: Any) -> list[str]:
+        """A successful heal: each unit gets a new server, nothing else."""
+        events, replaced = [], []
+        for unit in units:
+            sim = self.units[unit.key]
+            sim.generation += 1
+            host = self._healthy_host(sim)
+            new_servers = []
+            for old in sim.servers:
+                self.instances.pop(old, None)
+                new = f"{old.split('~')[0]}~{sim.generation}"
+                self.instances[new] = dict(host=host, status="ACTIVE",
+                                           name=new)
+                new_servers.append(new)
+            sim.servers, sim.state = new_servers, "UPDATE_COMPLETE"
+            replaced.append(f"{unit.key} -> {sim.physical_id}")
+            events.append(sim)
+        from vitrage.common.constants import DatasourceAction
+        engine.snapshot("nova.instance",
+                        [self.instance_entity(s) for u in events
+                         for s in u.servers], DatasourceAction.SNAPSHOT)
+        engine.snapshot("heat.unit", [self.unit_event(u) for u in events],
+                        DatasourceAction.SNAPSHOT)
+        return replaced
+
+    def _healthy_host(self, sim: _Unit) -> str:
+        down = self.down_hosts
+        current = [self.instances[s]["host"] for s in sim.servers
+                   if s in self.instances]
+        for host in current + list(self.scenario.hosts):
+            if host not in down:
+                return host
+        return self.scenario.hosts[0]
+
+    def _refresh_units_of(self, server_id: str, engine: Any) -> None:
+        from vitrage.common.constants import DatasourceAction
+        touched = [u for u in self.units.values() if server_id in u.servers]
+        if touched:
+            engine.snapshot("heat.unit", [self.unit_event(u)
+                                          for u in touched],
+                            DatasourceAction.SNAPSHOT)
+
+    def _instance_arg(self, arg: Any) -> tuple[str, str]:
+        if not isinstance(arg, dict) or arg.get("id") not in self.instances \
+                or not arg.get("status"):
+            raise ScenarioError(f"instance_state needs a known id and a "
+                                f"status: {arg!r}")
+        return str(arg["id"]), str(arg["status"])
+
+    def status(self, root_stack_id: str) -> Optional[str]:
+        return self.stack_status.get(root_stack_id)

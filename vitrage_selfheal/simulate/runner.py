@@ -1,0 +1,197 @@
+"""Runs a scenario through the real engine and the real decision pipeline.
+
+Mistral and Heat are replaced by a recording executor: an execution takes
+`heal_duration` simulated seconds, then succeeds (or fails when the
+scenario says so) and the simulated cloud replaces its units. Time is a
+FakeClock stepped by the runner: a run never sleeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import tempfile
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from vitrage_selfheal.clock import FakeClock
+from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.dispatch.base import ExecState, Execution
+from vitrage_selfheal.healer import Healer
+from vitrage_selfheal.ingest import opts as ingest_opts
+from vitrage_selfheal.ledger.locks import Locks
+from vitrage_selfheal.ledger.store import Ledger
+from vitrage_selfheal.model import Unit
+from vitrage_selfheal.simulate.cloud import SimulatedCloud
+from vitrage_selfheal.simulate.report import Report
+from vitrage_selfheal.simulate.scenario import Scenario, ScenarioError
+
+EPOCH = 1_767_225_600.0   # 2026-01-01T00:00:00Z: fixed, for stable output
+STEP = 1.0
+
+
+@dataclasses.dataclass
+class _Run:
+    id: str
+    root: str
+    units: tuple[Unit, ...]
+    started: float
+    outcome: ExecState
+    state: ExecState = ExecState.RUNNING
+
+
+class RecordingExecutor:
+    """The Dispatcher of a simulation: records, waits, finishes."""
+
+    def __init__(self, clock: FakeClock, cloud: SimulatedCloud,
+                 report: Report, duration: float) -> None:
+        self.clock, self.cloud, self.report = clock, cloud, report
+        self.duration = duration
+        self.runs: dict[str, _Run] = {}
+        self.finished: list[_Run] = []
+
+    def start(self, execution_id: str, root_stack_id: str,
+              units: Sequence[Unit], reason: str) -> Execution:
+        run = self.runs.get(execution_id)
+        if run is None:
+            fails = root_stack_id in self.cloud.failing
+            self.cloud.failing.discard(root_stack_id)
+            run = _Run(execution_id, root_stack_id, tuple(units),
+                       self.clock.now(),
+                       ExecState.ERROR if fails else ExecState.SUCCESS)
+            self.runs[execution_id] = run
+            self.cloud.stack_status[root_stack_id] = "UPDATE_IN_PROGRESS"
+            self.report.execution(self.clock.now(), "start", run.root,
+                                  [u.key for u in run.units])
+        return Execution(run.id, run.state)
+
+    def get(self, execution_id: str) -> Execution:
+        run = self.runs.get(execution_id)
+        if run is None:
+            return Execution(execution_id, ExecState.MISSING)
+        if run.state is ExecState.RUNNING and \
+                self.clock.now() - run.started >= self.duration:
+            run.state = run.outcome
+            ok = run.state is ExecState.SUCCESS
+            self.cloud.stack_status[run.root] = \
+                "UPDATE_COMPLETE" if ok else "UPDATE_FAILED"
+            self.report.execution(self.clock.now(),
+                                  "success" if ok else "error", run.root,
+                                  [u.key for u in run.units])
+            if ok:
+                self.finished.append(run)
+        output = ({} if run.state is not ExecState.ERROR else
+                  {"failure": {"step": "update_stack",
+                               "stack_status": "UPDATE_FAILED",
+                               "message": "failure injected by scenario"}})
+        return Execution(run.id, run.state, output)
+
+    def take_finished(self) -> list[_Run]:
+        done, self.finished = self.finished, []
+        return done
+
+
+def policy_of(scenario: Scenario) -> Policy:
+    fields = {f.name for f in dataclasses.fields(Policy)}
+    values = dict(scenario.policy)
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ScenarioError(f"policy: unknown option(s) {unknown}; known: "
+                            f"{sorted(fields)}")
+    if "max_unhealthy" in values:
+        values["max_unhealthy"] = Threshold.parse(str(values["max_unhealthy"]))
+    return Policy(**values)
+
+
+def run(scenario: Scenario, template_paths: Sequence[str],
+        workdir: Optional[pathlib.Path] = None) -> Report:
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="selfheal-sim-") as tmp:
+            return run(scenario, template_paths, pathlib.Path(tmp))
+    from vitrage_selfheal.engine.config import EngineSettings
+    from vitrage_selfheal.engine.embedded import EmbeddedEngine
+
+    clock = FakeClock(EPOCH)
+    report = Report(EPOCH)
+    cloud = SimulatedCloud(scenario, workdir / "static", clock)
+    executor = RecordingExecutor(clock, cloud, report, scenario.heal_duration)
+    ledger = Ledger(f"sqlite:///{workdir}/ledger.db")
+    ledger.upgrade()
+    locks = Locks(f"file://{workdir}/locks", "simulate")
+    healer = Healer(ledger, locks, executor, cloud.status,
+                    policy_of(scenario), clock, replica="simulate",
+                    observer=lambda d: report.decision(clock.now(), d))
+    engine = EmbeddedEngine(
+        EngineSettings(workdir=workdir / "engine",
+                       template_paths=list(template_paths),
+                       static_dir=str(workdir / "static")),
+        sink=healer, ingest_conf=ingest_opts.load([]))
+    try:
+        engine.start()
+        watcher = _AlarmWatcher(engine, report, clock)
+        cloud.load(engine)
+        watcher.collect()
+        _loop(scenario, cloud, engine, healer, executor, watcher, clock,
+              report)
+    finally:
+        locks.stop()
+        ledger.dispose()
+    report.finish(executor.runs.values())
+    return report
+
+
+def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
+          healer: Healer, executor: RecordingExecutor, watcher: Any,
+          clock: FakeClock, report: Report) -> None:
+    pending = list(scenario.timeline)
+    last = pending[-1].at if pending else 0.0
+    end = scenario.duration if scenario.duration is not None else \
+        last + 3 * scenario.heal_duration + 3 * healer.pipeline.policy\
+        .coalesce_window + 10
+    elapsed = 0.0
+    while elapsed <= end:
+        while pending and pending[0].at <= elapsed:
+            event = pending.pop(0)
+            report.event(clock.now(), event.describe())
+            cloud.apply(event, engine)
+            watcher.collect()
+        healer.tick()
+        for finished in executor.take_finished():
+            for line in cloud.replace(list(finished.units), engine):
+                report.note(clock.now(), f"Heat replaced {line}")
+            watcher.collect()
+        elapsed += STEP
+        clock.advance(STEP)
+
+
+class _AlarmWatcher:
+    """Turns the engine's deduced-alarm notifications into report lines."""
+
+    def __init__(self, engine: Any, report: Report, clock: FakeClock) -> None:
+        self.engine, self.report, self.clock = engine, report, clock
+        self._seen = 0
+
+    def collect(self) -> None:
+        sent = self.engine.bus.sent
+        for event_type, payload in sent[self._seen:]:
+            if not event_type.startswith("vitrage.deduced_alarm."):
+                continue
+            resource = payload.get("resource") or {}
+            get = resource.get if hasattr(resource, "get") else dict().get
+            causes = []
+            if event_type.endswith(".activate"):
+                causes = [self._describe(v) for v in
+                          self.engine.causes_of(payload.get("vitrage_id"))]
+            self.report.deduced(self.clock.now(),
+                                event_type.rsplit(".", 1)[1],
+                                str(payload.get("name")),
+                                f"{get('vitrage_type')} {get('id')}", causes)
+        self._seen = len(sent)
+
+    def _describe(self, vertex: Any) -> str:
+        target = self.engine.graph.get_vertex(
+            vertex.get("vitrage_resource_id")) if vertex.get(
+                "vitrage_resource_id") else None
+        where = (f" on {target.get('vitrage_type')} {target.get('id')}"
+                 if target is not None else "")
+        return f"{vertex.get('name')}{where}"
