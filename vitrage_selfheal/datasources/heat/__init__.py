@@ -1,0 +1,1 @@
+"""Heat datasources; the package name gives Vitrage's `heat.` prefix."""
