@@ -125,7 +125,8 @@ def test_deduced_activate_gives_full_unit(conf):
     assert got == HealRequest(
         unit=Unit(ROOT, STACK, "member-0", physical_id="server-0",
                   group="asg", group_size=4),
-        alarm_key=f"selfheal.heal unit unreachable@{UNIT_ID}", alarm_name="selfheal.heal unit unreachable",
+        alarm_key=f"selfheal.heal unit unreachable@{UNIT_ID}",
+        alarm_name="selfheal.heal unit unreachable",
         intent=Intent.HEAL, active=True, source="vitrage.notifier",
         detail="vitrage.deduced_alarm.activate")
 

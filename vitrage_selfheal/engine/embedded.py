@@ -77,6 +77,7 @@ class EmbeddedEngine:
         self.ingest_conf = ingest_conf
         self._evaluator_events: collections.deque = collections.deque()
         self.templates: list[Any] = []
+        self.errors: list[str] = []
         self._started = False
 
     # -- start --
@@ -181,11 +182,18 @@ class EmbeddedEngine:
         return self.process(driver.get_all(DatasourceAction.SNAPSHOT) or [])
 
     def process(self, events: Iterable[dict]) -> int:
+        """Feed events; one that Vitrage cannot process is logged and
+        counted (as vitrage-graph does), never fatal to the others."""
         n = 0
         for event in events:
-            self.processor.process_event(event)
+            try:
+                self.processor.process_event(event)
+                self._drain()
+            except Exception as exc:
+                LOG.exception("Vitrage could not process %r", event)
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                self._evaluator_events.clear()
             n += 1
-            self._drain()
             self.bus.flush()
         return n
 

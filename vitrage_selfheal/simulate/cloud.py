@@ -22,9 +22,10 @@ from vitrage_selfheal.simulate.scenario import Event, Scenario, ScenarioError
 ZONE = "nova"
 
 
-def _stamp(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _stamp(epoch: float, zulu: bool = True) -> str:
+    text = datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text + "Z" if zulu else text
 
 
 @dataclasses.dataclass
@@ -160,7 +161,9 @@ class SimulatedCloud:
             self.down_hosts.discard(host)
         event_type = f"vitrage.custom.event.{status}"
         engine.push(event_type, {
-            "time": _stamp(self.clock.now()), "type": "compute.host.down",
+            # Doctor's own format has no zone suffix.
+            "time": _stamp(self.clock.now(), zulu=False),
+            "type": "compute.host.down",
             "details": {"hostname": host, "source": "simulate",
                         "severity": "critical", "status": status,
                         "monitor_id": "simulate"}})
@@ -179,11 +182,15 @@ class SimulatedCloud:
         if server_id not in self.instances:
             raise ScenarioError(f"unknown instance {server_id!r}")
         spec = self.instances.pop(server_id)
+        self._delete_notification(server_id, spec, engine)
+        self._refresh_units_of(server_id, engine)
+
+    def _delete_notification(self, server_id: str, spec: dict,
+                             engine: Any) -> None:
         engine.push("compute.instance.delete.end", {
             "instance_id": server_id, "hostname": spec["name"],
             "state": "deleted", "host": spec["host"],
             "tenant_id": self.scenario.project_id})
-        self._refresh_units_of(server_id, engine)
 
     def _on_alarm(self, arg: Any, engine: Any) -> None:
         self._aodh(arg, "alarm", engine)
@@ -196,25 +203,27 @@ class SimulatedCloud:
                 not arg.get("resource"):
             raise ScenarioError(f"alarm needs name and resource: {arg!r}")
         alarm_id = f"aodh-{arg['name']}-{arg['resource']}"
-        now = _stamp(self.clock.now())
+        now = _stamp(self.clock.now(), zulu=False)   # Aodh's own format
         if state == "alarm":
             engine.push("alarm.creation", {
-                "alarm_id": alarm_id, "detail": {
+                "alarm_id": alarm_id,
+                "severity": arg.get("severity", "critical"),
+                "project_id": self.scenario.project_id, "timestamp": now,
+                "detail": {
                     "name": arg["name"], "state": "alarm",
                     "severity": arg.get("severity", "critical"),
-                    "type": arg.get("type", "event"),
-                    "event_rule": {"event_type": "compute.instance.*",
-                                   "query": [{"field": "traits.resource_id",
-                                              "op": "eq",
-                                              "value": arg["resource"]}]},
-                    "project_id": self.scenario.project_id,
-                    "timestamp": now, "description": arg["name"],
-                    "enabled": True, "alarm_actions": [],
-                    "repeat_actions": False}})
+                    "type": "event", "description": arg["name"],
+                    "enabled": True, "repeat_actions": False,
+                    "rule": {"event_type": arg.get(
+                        "event_type", "selfheal.probe"),
+                        "query": [{"field": "traits.resource_id",
+                                   "op": "eq", "type": "",
+                                   "value": arg["resource"]}]}}})
         else:
             engine.push("alarm.state_transition", {
-                "alarm_id": alarm_id,
-                "detail": {"state": "ok", "timestamp": now}})
+                "alarm_id": alarm_id, "timestamp": now,
+                "project_id": self.scenario.project_id,
+                "detail": {"state": "ok"}})
 
     def _on_switch_down(self, switch: Any, engine: Any) -> None:
         self._switch(str(switch), "ERROR", engine)
@@ -242,14 +251,16 @@ class SimulatedCloud:
     # -- Heat replacing units ----------------------------------------------
     def replace(self, units: list[Unit], engine: Any) -> list[str]:
         """A successful heal: each unit gets a new server, nothing else."""
-        events, replaced = [], []
+        events, replaced, deleted = [], [], []
         for unit in units:
             sim = self.units[unit.key]
             sim.generation += 1
             host = self._healthy_host(sim)
             new_servers = []
             for old in sim.servers:
-                self.instances.pop(old, None)
+                spec = self.instances.pop(old, None)
+                if spec is not None:
+                    deleted.append((old, spec))
                 new = f"{old.split('~')[0]}~{sim.generation}"
                 self.instances[new] = dict(host=host, status="ACTIVE",
                                            name=new)
@@ -258,6 +269,8 @@ class SimulatedCloud:
             replaced.append(f"{unit.key} -> {sim.physical_id}")
             events.append(sim)
         from vitrage.common.constants import DatasourceAction
+        for old, spec in deleted:
+            self._delete_notification(old, spec, engine)
         engine.snapshot("nova.instance",
                         [self.instance_entity(s) for u in events
                          for s in u.servers], DatasourceAction.SNAPSHOT)
@@ -275,8 +288,13 @@ class SimulatedCloud:
         return self.scenario.hosts[0]
 
     def _refresh_units_of(self, server_id: str, engine: Any) -> None:
+        """What the heat.unit driver reports when Nova says a server of a
+        settled unit is gone: SERVER_MISSING (Heat itself cannot know)."""
         from vitrage.common.constants import DatasourceAction
         touched = [u for u in self.units.values() if server_id in u.servers]
+        for unit in touched:
+            if unit.state.endswith("_COMPLETE"):
+                unit.state = "SERVER_MISSING"
         if touched:
             engine.snapshot("heat.unit", [self.unit_event(u)
                                           for u in touched],

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import collections
-import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
 from vitrage_selfheal.decide.reasons import Decision
-
-KIND_ORDER = {"event": 0, "deduced": 1, "decision": 2, "execution": 3,
-              "note": 4}
 
 
 class Report:
@@ -67,9 +63,10 @@ class Report:
                     if e["kind"] == "deduced" and e["change"] == "activate"})}
 
     def canonical(self) -> list[dict[str, Any]]:
-        """Entries in an order independent of Vitrage's set iteration."""
-        return sorted(self.entries, key=lambda e: (
-            e["t"], KIND_ORDER[e["kind"]], json.dumps(e, sort_keys=True)))
+        """Entries in the order they happened. That order is deterministic:
+        the engine delivers each event's notifications sorted, and the
+        healer walks stacks and units in sorted order."""
+        return list(self.entries)
 
     def as_json(self) -> dict[str, Any]:
         return {"timeline": self.canonical(), "summary": self.summary()}

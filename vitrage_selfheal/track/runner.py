@@ -163,12 +163,14 @@ class Runner:
             unit = tx.unit(intent.unit_key)
             unit.last_healed_at = now
             unit.heal_times = f"{unit.heal_times} {now:.3f}".strip()
-            unit.physical_id = replaced.get(unit.unit_key, unit.physical_id)
+            new_id = replaced.get(unit.unit_key)
+            if new_id:
+                unit.physical_id = new_id
+            what = f" (new physical id {new_id})" if new_id else ""
             decisions.append(Decision(
                 Action.SUCCEED, Reason.EXECUTION_SUCCEEDED,
-                f"execution {execution.id} replaced the unit "
-                f"(now {unit.physical_id}); cooldown "
-                f"{self.policy.cooldown:.0f}s",
+                f"execution {execution.id} replaced the unit{what}; "
+                f"cooldown {self.policy.cooldown:.0f}s",
                 unit_key=unit.unit_key, root_stack_id=batch.root_stack_id,
                 batch_id=batch.id))
         return decisions

@@ -30,6 +30,7 @@ from vitrage_selfheal.datasources.heat.unit import (
     HEAT_UNIT_DATASOURCE,
 )
 from vitrage_selfheal.datasources.heat.unit import heal_state as hs
+from vitrage_selfheal.datasources.heat.unit import server_loss as sl
 from vitrage_selfheal.datasources.heat.unit.properties import (
     HeatTypes,
     unit_id,
@@ -46,7 +47,8 @@ EVENT_TYPES = [
     for action in ("create", "update", "delete", "check", "rollback",
                    "suspend", "resume", "adopt", "restore")
     for phase in ("end", "error")
-] + ["orchestration.autoscaling.end", "orchestration.autoscaling.error"]
+] + ["orchestration.autoscaling.end", "orchestration.autoscaling.error",
+      *sl.DELETE_EVENTS]
 
 
 class HeatReadError(Exception):
@@ -183,14 +185,19 @@ class HeatUnitDriver(DriverBase):
                                     HEAT_UNIT_DATASOURCE, datasource_action)
 
     def enrich_event(self, event: dict, event_type: str) -> list[dict]:
-        """Units of the root stack the notification is about, re-read."""
-        stack_id = _stack_id_of(event)
-        if not stack_id:
+        """Units of the root stack the notification is about, re-read;
+        for a Nova delete, the units that lost that server."""
+        server_id = (sl.deleted_server(event)
+                     if event_type in sl.DELETE_EVENTS else None)
+        stack_id = None if server_id else _stack_id_of(event)
+        if not (stack_id or server_id):
             return []
         try:
             with self._lock:
-                events = self._on_stack_event(
-                    stack_id, event_type, _field(event, "tenant_id"))
+                events = (self._on_server_deleted(server_id) if server_id
+                          else self._on_stack_event(
+                              stack_id, event_type,
+                              _field(event, "tenant_id")))
         except Exception:
             # Raising here would also lose the other drivers' events.
             LOG.exception("heat.unit: %s for stack %s not handled",
@@ -229,6 +236,22 @@ class HeatUnitDriver(DriverBase):
         root["project_id"] = (project or self._projects.get(root_id)
                               or root["project_id"])
         return self._refresh(root, only_changed=False)
+
+    def _on_server_deleted(self, server_id: str) -> list[dict]:
+        events = []
+        for root_id, units in self._units.items():
+            owners = [u for u in units.values()
+                      if server_id in u.get(P.SERVER_IDS, ())]
+            if not owners:
+                continue
+            root = self._stack(root_id)
+            for unit in owners:
+                changed = sl.mark_missing(unit, server_id,
+                                          root and root["status"])
+                if changed is not None:
+                    units[unit_id(changed)] = changed
+                    events.append(dict(changed))
+        return events
 
     def _root_stacks(self) -> list[dict]:
         orch = self.conn.orchestration
@@ -289,6 +312,9 @@ class HeatUnitDriver(DriverBase):
             LOG.warning("heat.unit: reading stack %s failed (%s); keeping "
                         "its %d units", root_id, exc, len(old))
             return [] if only_changed else [dict(e) for e in old.values()]
+        existing = sl.existing_servers(self.conn)
+        if existing is not None:
+            walk.units = sl.apply_missing(walk.units, existing)
         new = {unit_id(e): e for e in walk.units}
         events = [dict(e) for uid, e in new.items()
                   if not only_changed or old.get(uid) != e]
