@@ -13,6 +13,7 @@ from tests.unit.test_ingest_parse import (
     ALARM_ID,
     ROOT,
     STACK,
+    UNIT_ID,
     RecordingSink,
     alarm_payload,
     unit_vertex,
@@ -137,7 +138,8 @@ def test_vitrage_loads_the_plugin_and_feeds_it(vitrage_conf, shared_app):
     assert sink.requests == [HealRequest(
         unit=Unit(ROOT, STACK, "member-0", physical_id="server-0",
                   group="asg", group_size=4),
-        alarm_key=ALARM_ID, alarm_name="unit.down nova instance error",
+        alarm_key=f"unit.down nova instance error@{UNIT_ID}",
+        alarm_name="unit.down nova instance error",
         intent=Intent.HEAL, active=True, source="vitrage.notifier",
         detail="vitrage.deduced_alarm.activate")]
     # The default pattern is replaced by the one in config_file.
@@ -188,8 +190,8 @@ def test_graph_notifier_over_the_bus(vitrage_conf, shared_app):
     # Each change arrives as deduced_alarm.* and as its alarm.* twin; the
     # plugin keeps one of each pair.
     assert [(r.alarm_key, r.active, r.detail) for r in sink.requests] == [
-        (ALARM_ID, True, "vitrage.deduced_alarm.activate"),
-        (ALARM_ID, False, "vitrage.deduced_alarm.deactivate"),
+        (f"unit.down@{UNIT_ID}", True, "vitrage.deduced_alarm.activate"),
+        (f"unit.down@{UNIT_ID}", False, "vitrage.deduced_alarm.deactivate"),
     ]
     assert sink.requests[0].unit.physical_id == "server-0"
     assert service.notifiers[0].stats.snapshot() == {"submitted": 2,

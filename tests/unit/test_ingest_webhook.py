@@ -148,7 +148,7 @@ def test_good_request_is_accepted(receiver, clock, sink):
         f"accept/FIRST_HEAL {STACK}/member-0"]
     [request] = sink.requests
     assert request.source == "webhook"
-    assert request.alarm_key == ALARM_ID
+    assert request.alarm_key == f"{request.alarm_name}@{UNIT_ID}"
     assert request.unit.physical_id == "server-0"
     counts = requests.get(receiver + "/healthz", timeout=5).json()["counts"]
     assert counts == {"submitted": 1}
