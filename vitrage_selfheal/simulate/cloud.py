@@ -169,13 +169,13 @@ class SimulatedCloud:
                         "monitor_id": "simulate"}})
 
     def _on_instance_state(self, arg: Any, engine: Any) -> None:
+        """Vitrage's Nova driver takes no `compute.instance.update`: an
+        ERROR shows in its periodic server listing, simulated here."""
+        from vitrage.common.constants import DatasourceAction
         server_id, status = self._instance_arg(arg)
         self.instances[server_id]["status"] = status
-        spec = self.instances[server_id]
-        engine.push("compute.instance.update", {
-            "instance_id": server_id, "hostname": spec["name"],
-            "state": status.lower(), "host": spec["host"],
-            "tenant_id": self.scenario.project_id})
+        engine.snapshot("nova.instance", [self.instance_entity(server_id)],
+                        DatasourceAction.SNAPSHOT)
 
     def _on_instance_deleted(self, arg: Any, engine: Any) -> None:
         server_id = str(arg)
