@@ -96,7 +96,12 @@ class EmbeddedEngine:
         parse(self.settings.write())
         _forget_previous_engine()
         self.db = storage.get_connection_from_config()
-        models.Base.metadata.create_all(enginefacade.writer.get_engine())
+        # The embedded graph starts empty, so does its database: a stale
+        # active_actions table would silence actions (Vitrage's own fresh
+        # start clears it too), and oslo.db keeps one engine per process.
+        db_engine = enginefacade.writer.get_engine()
+        models.Base.metadata.drop_all(db_engine)
+        models.Base.metadata.create_all(db_engine)
         self._load_templates()
 
         self.graph = get_graph_driver()("Entity Graph")
