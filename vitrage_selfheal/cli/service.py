@@ -36,6 +36,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=validate, needs_config=False)
 
+    p = sub.add_parser("demo", help="three faults on one cluster, healed "
+                                    "and checked (the main job)")
+    p.add_argument("--workdir", default="var/demo",
+                   help="where the demo's ledger and engine files go")
+    p.set_defaults(func=demo, needs_config=False)
+
     p = sub.add_parser("simulate", help="run a scenario through the real "
                                         "Vitrage engine and the decisions")
     p.add_argument("scenario", metavar="SCENARIO.yaml")
@@ -83,6 +89,14 @@ def db_upgrade(conf, args) -> int:
     ledger = open_ledger(conf)
     print(f"ledger at revision {migrate.current(ledger.engine)}")
     return 0
+
+
+def demo(conf, args) -> int:
+    import pathlib
+
+    from vitrage_selfheal import demo as demo_mod
+
+    return demo_mod.run(pathlib.Path(args.workdir).resolve())
 
 
 def simulate(conf, args) -> int:
