@@ -44,7 +44,7 @@ class Healer:
         self.replica = replica
         self.pipeline = Pipeline(policy)
         self.coalescer = Coalescer(self.pipeline)
-        self.runner = Runner(dispatcher, policy)
+        self.runner = Runner(dispatcher, policy, replica)
         self.observer = observer
         self._backlog: collections.deque[HealRequest] = collections.deque(
             maxlen=BACKLOG_LIMIT)

@@ -80,6 +80,9 @@ def parse_vitrage_conf(tmp_path):
     def parse(text):
         path = tmp_path / "vitrage.conf"
         path.write_text(text)
+        # Another test may have left Vitrage's global CONF parsed.
+        cfg.CONF.reset()
+        cfg.CONF.clear()
         # args[0] is dropped by parse_config, like argv[0].
         config.parse_config(["vitrage-notifier", "--config-file", str(path)])
         return cfg.CONF

@@ -130,6 +130,15 @@ class EmbeddedEngine:
         self._started = True
         return self
 
+    def stop(self) -> None:
+        """Leave Vitrage's process-wide state as we found it."""
+        from oslo_config import cfg
+
+        _forget_previous_engine()
+        cfg.CONF.reset()
+        cfg.CONF.clear()
+        self._started = False
+
     def _load_templates(self) -> None:
         from vitrage.common.constants import TemplateStatus, TemplateTypes
         from vitrage.evaluator.template_db.template_repository import (

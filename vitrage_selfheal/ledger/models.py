@@ -124,6 +124,10 @@ class BatchRow(Base):
     finished_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     next_try_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     output: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    # Who is starting the execution right now, and until when: a replica
+    # that crashed mid-start lets its lease lapse.
+    lease_owner: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    lease_until: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
                                                              default=OPEN)
 

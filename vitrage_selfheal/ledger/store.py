@@ -288,6 +288,33 @@ class LedgerTx:
         except exc.IntegrityError:
             raise AlreadyRecorded(batch.root_stack_id) from None
 
+    def claim_batch(self, batch_id: str, state: str, owner: str,
+                    now: float, lease: float) -> bool:
+        """Take the right to start this batch; False if a live lease of
+        another replica holds it, or its state moved on."""
+        done = self.s.execute(
+            sa.update(BatchRow)
+            .where(BatchRow.id == batch_id, BatchRow.state == state,
+                   sa.or_(BatchRow.lease_until.is_(None),
+                          BatchRow.lease_until < now,
+                          BatchRow.lease_owner == owner))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .execution_options(synchronize_session=False))
+        return done.rowcount == 1
+
+    def move_batch(self, batch_id: str, from_state: str,
+                   **values: object) -> Optional[BatchRow]:
+        """Compare-and-set on the batch state: the row, or None if another
+        replica moved it first."""
+        done = self.s.execute(
+            sa.update(BatchRow)
+            .where(BatchRow.id == batch_id, BatchRow.state == from_state)
+            .values(**values)
+            .execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            return None
+        return self.s.get(BatchRow, batch_id, populate_existing=True)
+
     def batches_since(self, since: float) -> int:
         return self.s.scalar(sa.select(sa.func.count()).select_from(
             BatchRow).where(BatchRow.created_at >= since)) or 0

@@ -138,6 +138,7 @@ def run(scenario: Scenario, template_paths: Sequence[str],
         _loop(scenario, cloud, engine, healer, executor, watcher, clock,
               report)
     finally:
+        engine.stop()
         locks.stop()
         ledger.dispose()
     report.finish(executor.runs.values())

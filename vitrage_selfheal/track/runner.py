@@ -46,10 +46,21 @@ class _Snapshot:
     reason: str
 
 
+# How long a replica may take to start an execution before another
+# replica may try (with the same id, so at worst Mistral dedups it).
+START_LEASE = 60.0
+
+
 class Runner:
-    def __init__(self, dispatcher: Dispatcher, policy: Policy) -> None:
+    """Every state change is a compare-and-set on the batch row, so two
+    replicas driving the same batch (no lock backend, or a lock lost) move
+    it once and record each decision once."""
+
+    def __init__(self, dispatcher: Dispatcher, policy: Policy,
+                 replica: str = "local") -> None:
         self.dispatcher = dispatcher
         self.policy = policy
+        self.replica = replica
 
     def advance(self, ledger: Ledger, batch_id: str,
                 now: float) -> list[Decision]:
@@ -72,12 +83,19 @@ class Runner:
         if batch.state == BatchState.RETRY_WAIT:
             if now < (batch.next_try_at or 0):
                 return None
-            batch.attempt += 1
             intents = tx.batch_intents(batch.id)
-            batch.execution_id = execution_id_for(
-                batch.root_stack_id, [i.unit_key for i in intents],
-                [i.incident for i in intents], batch.attempt)
-            batch.state = BatchState.INTENDED
+            attempt = batch.attempt + 1
+            batch = tx.move_batch(
+                batch.id, BatchState.RETRY_WAIT, state=BatchState.INTENDED,
+                attempt=attempt, execution_id=execution_id_for(
+                    batch.root_stack_id, [i.unit_key for i in intents],
+                    [i.incident for i in intents], attempt))
+            if batch is None:
+                return None
+        if batch.state == BatchState.INTENDED and not tx.claim_batch(
+                batch.id, BatchState.INTENDED, self.replica, now,
+                START_LEASE):
+            return None
         rows = tx.units(*[i.unit_key for i in tx.batch_intents(batch.id)])
         return _Snapshot(batch.id, batch.root_stack_id, batch.state,
                          batch.execution_id,
@@ -92,6 +110,8 @@ class Runner:
         except DispatchError as exc:
             with ledger.transaction() as tx:
                 batch = tx.s.get(BatchRow, snap.id)
+                # Released at once: the next tick, on any replica, retries.
+                batch.lease_owner, batch.lease_until = None, None
                 error = f"start failed: {exc}"
                 if batch.output == error:
                     return []
@@ -100,9 +120,12 @@ class Runner:
                                         Reason.DISPATCH_FAILED,
                                         f"{error}; retried next tick")]
         with ledger.transaction() as tx:
-            batch = tx.s.get(BatchRow, snap.id)
-            batch.state, batch.dispatched_at = BatchState.RUNNING, now
-            batch.output = ""
+            batch = tx.move_batch(snap.id, BatchState.INTENDED,
+                                  state=BatchState.RUNNING,
+                                  dispatched_at=now, output="",
+                                  lease_owner=None, lease_until=None)
+            if batch is None:
+                return []
             decisions = [
                 Decision(Action.DISPATCH, Reason.BATCH_DISPATCHED,
                          f"execution {execution.id} attempt {batch.attempt}"
@@ -126,8 +149,12 @@ class Runner:
         if execution.state is ExecState.MISSING:
             # Lost by the executor: the same id starts it again, once.
             with ledger.transaction() as tx:
-                tx.s.get(BatchRow, snap.id).state = BatchState.INTENDED
-            return self._start(ledger, snap, now)
+                moved = tx.move_batch(snap.id, BatchState.RUNNING,
+                                      state=BatchState.INTENDED)
+                claimed = moved is not None and tx.claim_batch(
+                    snap.id, BatchState.INTENDED, self.replica, now,
+                    START_LEASE)
+            return self._start(ledger, snap, now) if claimed else []
         if execution.state is ExecState.RUNNING:
             with ledger.transaction() as tx:
                 batch = tx.s.get(BatchRow, snap.id)
@@ -146,7 +173,11 @@ class Runner:
                 now: float,
                 failure: Reason = Reason.EXECUTION_FAILED) -> list[Decision]:
         with ledger.transaction() as tx:
-            batch = tx.s.get(BatchRow, snap.id)
+            # Claim the transition; the state is set for good below.
+            batch = tx.move_batch(snap.id, BatchState.RUNNING,
+                                  state=BatchState.FAILED)
+            if batch is None:
+                return []
             batch.output = json.dumps(execution.output, sort_keys=True)
             if execution.state is ExecState.SUCCESS:
                 return self._succeeded(tx, batch, execution, now)

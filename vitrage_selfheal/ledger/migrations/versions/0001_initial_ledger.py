@@ -30,6 +30,8 @@ def upgrade():
         sa.Column("finished_at", sa.Float(), nullable=True),
         sa.Column("next_try_at", sa.Float(), nullable=True),
         sa.Column("output", sa.Text(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.Float(), nullable=True),
         sa.Column("open_slot", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("execution_id"),
