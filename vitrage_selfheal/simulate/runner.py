@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import pathlib
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Optional
 
+from vitrage_selfheal import logs
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.dispatch.base import ExecState, Execution
@@ -186,18 +186,11 @@ class _ReportingSink:
         return self.healer.reject(reason, detail, source)
 
 
-@contextlib.contextmanager
-def _no_aodh_api() -> Iterator[None]:
+def _no_aodh_api() -> contextlib.AbstractContextManager[None]:
     """There is no Aodh API in a simulation: Vitrage's Aodh driver logs a
     traceback when it tries to cache existing alarms at start. Its push
     path, which simulations use, does not need that cache."""
-    logger = logging.getLogger("vitrage.datasources.aodh.driver")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return logs.quiet("vitrage.datasources.aodh.driver")
 
 
 class _AlarmWatcher:

@@ -37,13 +37,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Optional, TextIO
 
 import yaml
+
+from vitrage_selfheal import logs
 
 STANDARD = "standard"
 DEFINITION = "definition"
@@ -405,16 +406,9 @@ def _reject_duplicate_names(loaded: list[_Loaded],
     return checked
 
 
-@contextlib.contextmanager
-def _quiet_vitrage_logs() -> Iterator[None]:
-    logger = logging.getLogger("vitrage")
-    level = logger.level
+def _quiet_vitrage_logs() -> contextlib.AbstractContextManager[None]:
     # Vitrage reports each failure at ERROR; a crash inside it still shows.
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return logs.quiet("vitrage")
 
 
 if __name__ == "__main__":
