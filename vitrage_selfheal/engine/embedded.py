@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import pathlib
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -78,6 +79,8 @@ class EmbeddedEngine:
         self._evaluator_events: collections.deque = collections.deque()
         self.templates: list[Any] = []
         self.errors: list[str] = []
+        # Listener threads and the snapshot timer feed one graph.
+        self.lock = threading.RLock()
         self._started = False
 
     # -- start --
@@ -174,15 +177,17 @@ class EmbeddedEngine:
         events = DriverBase.make_pickleable(
             list(entities), datasource,
             action or DatasourceAction.SNAPSHOT)
-        return self.process(events)
+        with self.lock:
+            return self.process(events)
 
     def push(self, event_type: str, payload: dict,
              publisher: str = "selfheal") -> int:
         """A notification as it arrives on the bus, through Vitrage's own
         push endpoint and the drivers' enrich_event."""
-        self._pushed = 0
-        self._push_endpoint.info({}, publisher, event_type, payload, {})
-        return self._pushed
+        with self.lock:
+            self._pushed = 0
+            self._push_endpoint.info({}, publisher, event_type, payload, {})
+            return self._pushed
 
     def _process_pushed(self, events: Any) -> None:
         self._pushed += self.process(events or [])
@@ -193,7 +198,10 @@ class EmbeddedEngine:
         from vitrage.datasources import utils
 
         driver = utils.get_drivers_by_name([datasource])[0]
-        return self.process(driver.get_all(DatasourceAction.SNAPSHOT) or [])
+        # Read outside the lock (it is I/O), apply inside.
+        events = driver.get_all(DatasourceAction.SNAPSHOT) or []
+        with self.lock:
+            return self.process(events)
 
     def process(self, events: Iterable[dict]) -> int:
         """Feed events; one that Vitrage cannot process is logged and
