@@ -49,7 +49,8 @@ def main():
     with conn:
         while True:
             got = counts(conn, args.queues)
-            if all(n > 0 for n in got.values()) or time.monotonic() >= deadline:
+            ready = all(n > 0 for n in got.values())
+            if ready or time.monotonic() >= deadline:
                 break
             time.sleep(0.3)
     for q, n in got.items():

@@ -34,12 +34,13 @@ def ensure(finder, creator, name, **attrs):
 
 
 def grant(conn, role, user, project=None, domain=None):
+    idn = conn.identity
     if project is not None:
-        if not conn.identity.validate_user_has_project_role(project, user, role):
-            conn.identity.assign_project_role_to_user(project, user, role)
+        if not idn.validate_user_has_project_role(project, user, role):
+            idn.assign_project_role_to_user(project, user, role)
     else:
-        if not conn.identity.validate_user_has_domain_role(domain, user, role):
-            conn.identity.assign_domain_role_to_user(domain, user, role)
+        if not idn.validate_user_has_domain_role(domain, user, role):
+            idn.assign_domain_role_to_user(domain, user, role)
 
 
 def identity(conn, args):
