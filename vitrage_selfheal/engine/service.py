@@ -58,14 +58,19 @@ class EngineService:
 
     def start(self) -> EngineService:
         import oslo_messaging
-        from oslo_config import cfg
+        from vitrage import messaging
 
         if not getattr(self.engine, "graph", None):
             self.engine.start()
         self.snapshot_all()
-        transport = oslo_messaging.get_notification_transport(cfg.CONF)
+        # Vitrage's cached transport: the one its own notifiers use.
+        transport = messaging.get_transport()
+        # Plus the transport's own control exchange ('vitrage' once
+        # Vitrage's messaging is set up): where Vitrage-side senders post.
+        exchanges = dict.fromkeys(
+            (*self.exchanges, transport.conf.control_exchange))
         targets = [oslo_messaging.Target(exchange=e, topic=t)
-                   for e in self.exchanges for t in self.topics]
+                   for e in exchanges for t in self.topics]
         self._listener = oslo_messaging.get_notification_listener(
             transport, targets, [self.endpoint], executor="threading",
             pool="vitrage-selfheal")
@@ -73,12 +78,13 @@ class EngineService:
         self._timer = threading.Thread(target=self._every_interval,
                                        daemon=True, name="engine-snapshots")
         self._timer.start()
-        LOG.info("embedded engine listening on %s x %s", self.exchanges,
+        LOG.info("embedded engine listening on %s x %s", list(exchanges),
                  self.topics)
         return self
 
     def snapshot_all(self) -> int:
-        types = self.snapshot_types or self.engine.settings.datasource_types
+        types = (self.engine.settings.datasource_types
+                 if self.snapshot_types is None else self.snapshot_types)
         total = 0
         for datasource in types:
             try:
