@@ -82,11 +82,38 @@ OPENSTACK_OPTS = [
 ]
 
 
+ENGINE_OPTS = [
+    cfg.ListOpt("templates", default=[],
+                help="Template files or folders for the embedded engine. "
+                     "Empty: the templates shipped with the package."),
+    cfg.ListOpt("datasource_types",
+                default=["nova.host", "nova.instance", "nova.zone",
+                         "heat.stack", "heat.unit", "static", "aodh",
+                         "doctor"],
+                help="Vitrage datasources the embedded engine runs."),
+    cfg.StrOpt("transport_url", default="fake:/", secret=True,
+               help="Bus the services publish notifications on "
+                    "(rabbit://...); fake:/ for none."),
+    cfg.ListOpt("notification_topics", default=["vitrage_notifications"]),
+    cfg.ListOpt("notification_exchanges",
+                default=["nova", "heat", "aodh", "openstack"]),
+    cfg.FloatOpt("snapshot_interval", default=60.0, min=5,
+                 help="Seconds between full datasource snapshots (Nova "
+                      "ERROR states arrive this way)."),
+    cfg.StrOpt("static_dir", default="",
+               help="Vitrage static datasource folder (switches)."),
+    cfg.StrOpt("vitrage_overrides", default="",
+               help="An ini file merged into the generated vitrage.conf, "
+                    "e.g. [service_credentials] for the Nova drivers."),
+]
+
+
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     from vitrage_selfheal.ingest import opts as ingest_opts
 
     return [("selfheal", SELFHEAL_OPTS), ("selfheal_policy", POLICY_OPTS),
             ("mistral", MISTRAL_OPTS), ("openstack", OPENSTACK_OPTS),
+            ("engine", ENGINE_OPTS),
             *ingest_opts.list_opts()]
 
 

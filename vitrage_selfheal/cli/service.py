@@ -16,6 +16,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int)
     p.set_defaults(func=serve)
 
+    p = sub.add_parser("engine", help="run the embedded Vitrage engine and "
+                                      "heal from it (no Vitrage services "
+                                      "needed)")
+    p.set_defaults(func=engine)
+
     p = sub.add_parser("workflows", help="Mistral heal workflows")
     wsub = p.add_subparsers(dest="workflows_command", metavar="ACTION")
     wsub.required = True
@@ -60,6 +65,35 @@ def serve(conf, args) -> int:
     try:
         webhook.serve(app, conf, args.host, args.port)
     finally:
+        app.stop()
+    return 0
+
+
+def engine(conf, args) -> int:
+    import pathlib
+    import threading
+
+    from vitrage_selfheal.app import App
+    from vitrage_selfheal.engine.config import settings_from
+    from vitrage_selfheal.engine.embedded import EmbeddedEngine
+    from vitrage_selfheal.engine.service import EngineService
+
+    app = App(conf).start()
+    settings = settings_from(
+        conf, pathlib.Path(conf.selfheal.state_path) / "engine")
+    service = EngineService(
+        EmbeddedEngine(settings, sink=app, ingest_conf=conf),
+        topics=conf.engine.notification_topics,
+        exchanges=conf.engine.notification_exchanges,
+        snapshot_interval=conf.engine.snapshot_interval)
+    service.start()
+    print(f"embedded Vitrage engine running ({len(settings.template_paths)} "
+          f"template path(s), bus {settings.transport_url.split('@')[-1]});"
+          f" Ctrl-C stops", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        service.stop()
         app.stop()
     return 0
 

@@ -85,3 +85,26 @@ def parse(path: pathlib.Path) -> None:
     # Vitrage's log.setup replaces the host process's logging: undo that.
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def settings_from(conf: object, workdir: pathlib.Path) -> EngineSettings:
+    """EngineSettings from the plugin's [engine] options."""
+    from vitrage_selfheal import paths
+
+    e = conf.engine  # type: ignore[attr-defined]
+    extra: dict = {}
+    if e.vitrage_overrides:
+        parser = configparser.ConfigParser(interpolation=None)
+        if not parser.read(e.vitrage_overrides):
+            raise ValueError(f"[engine] vitrage_overrides: cannot read "
+                             f"{e.vitrage_overrides}")
+        extra = {section: dict(parser[section]) for section in
+                 parser.sections()}
+        if parser.defaults():
+            extra["DEFAULT"] = dict(parser.defaults())
+    return EngineSettings(
+        workdir=workdir,
+        template_paths=list(e.templates) or [str(paths.templates_dir())],
+        datasource_types=tuple(e.datasource_types),
+        static_dir=e.static_dir or None,
+        transport_url=e.transport_url, extra=extra)
