@@ -464,3 +464,28 @@ def test_missing_vitrage_is_reported(monkeypatch, capsys):
     rc, lines = run_main(str(TEMPLATES))
     assert rc == 2
     assert "install vitrage==15.0.1" in lines[0]
+
+
+def test_cli_validate_exit_codes(tmp_path):
+    import subprocess
+    import sys
+
+    from vitrage_selfheal import paths
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "vitrage_selfheal.cli.main", "validate",
+             *args], capture_output=True, text=True, timeout=120,
+            cwd=paths.CHECKOUT)
+
+    ok = cli("templates/")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        "metadata: {version: 3, name: broken, type: standard}\n"
+        "entities: {a: {category: ALARM, type: vitrage}}\n"
+        "scenarios:\n  - condition: b\n    actions:\n"
+        "      - raise_alarm: {target: a, alarm_name: x, severity: CRITICAL}\n")
+    bad = cli(str(broken))
+    assert bad.returncode != 0
+    assert "code 10200" in bad.stdout

@@ -102,6 +102,9 @@ def settings_from(conf: object, workdir: pathlib.Path) -> EngineSettings:
                  parser.sections()}
         if parser.defaults():
             extra["DEFAULT"] = dict(parser.defaults())
+    # The unit vertices show each unit's heal state from our ledger.
+    extra.setdefault("heat.unit", {}).setdefault(
+        "ledger_url", conf.selfheal.ledger_url)  # type: ignore[attr-defined]
     return EngineSettings(
         workdir=workdir,
         template_paths=list(e.templates) or [str(paths.templates_dir())],
