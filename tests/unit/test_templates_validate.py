@@ -485,7 +485,8 @@ def test_cli_validate_exit_codes(tmp_path):
         "metadata: {version: 3, name: broken, type: standard}\n"
         "entities: {a: {category: ALARM, type: vitrage}}\n"
         "scenarios:\n  - condition: b\n    actions:\n"
-        "      - raise_alarm: {target: a, alarm_name: x, severity: CRITICAL}\n")
+        "      - raise_alarm: {target: a, alarm_name: x,"
+        " severity: CRITICAL}\n")
     bad = cli(str(broken))
     assert bad.returncode != 0
     assert "code 10200" in bad.stdout
