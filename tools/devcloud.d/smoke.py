@@ -261,6 +261,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--keep", action="store_true",
                    help="leave the stack and workflows in place")
+    p.add_argument("--cloud", default=os.environ.get("OS_CLOUD", "devcloud"),
+                   help="clouds.yaml entry (default: devcloud, the admin)")
     args = p.parse_args()
 
     dc = os.environ["DEVCLOUD_DIR"]
@@ -268,7 +270,8 @@ def main():
     nova_conf.read(os.path.join(dc, "etc", "nova", "nova.conf"))
     transport_url = nova_conf["DEFAULT"]["transport_url"]
 
-    conn = openstack.connect(cloud=os.environ.get("OS_CLOUD", "devcloud"))
+    conn = openstack.connect(cloud=args.cloud)
+    os.environ["OS_CLOUD"] = args.cloud  # for the openstack CLI
     heat = heat_client.Client("1", session=conn.session)
     mistral = mistral_client.client(
         session=conn.session,
