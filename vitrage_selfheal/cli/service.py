@@ -45,6 +45,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                     "and checked (the main job)")
     p.add_argument("--workdir", default="var/demo",
                    help="where the demo's ledger and engine files go")
+    p.add_argument("--cloud", metavar="NAME",
+                   help="heal a real cluster on this clouds.yaml cloud "
+                        "(tools/devcloud's is 'devcloud'); without it the "
+                        "demo runs on the simulator")
+    p.add_argument("--clouds-yaml", default="var/devcloud/clouds.yaml")
+    p.add_argument("--transport-url",
+                   default="rabbit://guest:guest@127.0.0.1:25674/",
+                   help="the bus Nova and Heat publish notifications on")
     p.set_defaults(func=demo, needs_config=False)
 
     p = sub.add_parser("simulate", help="run a scenario through the real "
@@ -127,10 +135,20 @@ def db_upgrade(conf, args) -> int:
 
 def demo(conf, args) -> int:
     import pathlib
+    import sys
 
-    from vitrage_selfheal import demo as demo_mod
-
-    return demo_mod.run(pathlib.Path(args.workdir).resolve())
+    workdir = pathlib.Path(args.workdir).resolve()
+    if not args.cloud:
+        from vitrage_selfheal import demo as demo_mod
+        return demo_mod.run(workdir)
+    from vitrage_selfheal.democloud.run import CloudDemo, DemoError
+    try:
+        return CloudDemo(workdir, pathlib.Path(args.clouds_yaml).resolve(),
+                         args.transport_url, args.cloud,
+                         out=sys.stdout).run()
+    except DemoError as exc:
+        print(f"vitrage-selfheal demo: {exc}", file=sys.stderr)
+        return 1
 
 
 def simulate(conf, args) -> int:
