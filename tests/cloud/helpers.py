@@ -1,0 +1,68 @@
+"""A real cluster stack for the cloud tests (the demo's templates)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from vitrage_selfheal.democloud.run import HERE
+from vitrage_selfheal.dispatch.base import ExecState, Execution
+from vitrage_selfheal.model import Unit
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 300,
+             every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
+
+
+class Cluster:
+    def __init__(self, conn: Any, size: int = 3) -> None:
+        self.conn = conn
+        orch = conn.orchestration
+        self.name = f"selfheal-test-{uuid.uuid4().hex[:8]}"
+        stack = orch.create_stack(
+            name=self.name, template=(HERE / "cluster.yaml").read_text(),
+            files={"unit.yaml": (HERE / "unit.yaml").read_text()},
+            parameters={"size": size})
+        self.id = stack.id
+        wait_for("CREATE_COMPLETE", lambda: self._done("CREATE"))
+        group = [r for r in orch.resources(self.id)
+                 if r.resource_type == "OS::Heat::AutoScalingGroup"][0]
+        self.group_stack = group.physical_resource_id
+
+    def _done(self, action: str) -> bool:
+        status = self.status()
+        assert status != f"{action}_FAILED", status
+        return status == f"{action}_COMPLETE"
+
+    def status(self) -> str:
+        return self.conn.orchestration.get_stack(self.id).status
+
+    def members(self) -> dict[str, tuple[str, str]]:
+        """resource name -> (physical id, status) in the group stack."""
+        return {r.name: (r.physical_resource_id, r.status)
+                for r in self.conn.orchestration.resources(self.group_stack)}
+
+    def unit(self, name: str) -> Unit:
+        physical, _ = self.members()[name]
+        return Unit(root_stack_id=self.id, stack_id=self.group_stack,
+                    resource_name=name, physical_id=physical,
+                    group=self.group_stack)
+
+    def delete(self) -> None:
+        self.conn.orchestration.delete_stack(self.id)
+
+
+def finish(dispatcher: Any, execution_id: str,
+           timeout: float = 300) -> Execution:
+    return wait_for(f"execution {execution_id} to finish", lambda: (
+        lambda e: e if e.state in (ExecState.SUCCESS, ExecState.ERROR)
+        else None)(dispatcher.get(execution_id)), timeout=timeout, every=1)
