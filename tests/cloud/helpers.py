@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from vitrage_selfheal.democloud.run import HERE
+from vitrage_selfheal.democloud.run import HERE, wait_for
 from vitrage_selfheal.dispatch.base import ExecState, Execution
 from vitrage_selfheal.model import Unit
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 300,
-             every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
 
 
 class Cluster:
