@@ -92,9 +92,13 @@ def parse_vitrage_conf(tmp_path):
     finally:
         cfg.CONF.reset()
         cfg.CONF.clear()
-        from vitrage_selfheal.ingest.plugins import selfheal, selfheal_webhook
+        from vitrage_selfheal.ingest.plugins import (
+            mistral,
+            selfheal,
+            selfheal_webhook,
+        )
 
-        for module in (selfheal, selfheal_webhook):
+        for module in (selfheal, selfheal_webhook, mistral):
             if module.NAME in cfg.CONF:
                 cfg.CONF.unregister_opts(module.OPTS, group=module.NAME)
         # oslo.log's setup replaced the root logger's handlers.
@@ -222,3 +226,40 @@ def test_vitrage_loads_the_signing_plugin(parse_vitrage_conf):
     [request] = sink.requests
     assert request.source == "webhook"
     assert request.unit.group_size == 4
+
+
+def test_execute_mistral_for_our_workflow_goes_through_the_healer(
+        tmp_path, parse_vitrage_conf, monkeypatch):
+    """Vitrage's real notifier service loads our `mistral` notifier first;
+    our workflow's action is decided, any other goes to Mistral."""
+    from vitrage.notifier.plugins.mistral.mistral_notifier import (
+        MistralNotifier,
+    )
+    from vitrage.notifier.service import VitrageNotifierService
+
+    from vitrage_selfheal import app
+    from vitrage_selfheal.ingest.plugins import mistral as plugin
+
+    sink = RecordingSink()
+    monkeypatch.setattr(app, "shared_app", lambda files: sink)
+    parse_vitrage_conf(
+        "[DEFAULT]\nnotifiers = mistral\n"
+        "notifiers_path = vitrage_selfheal.ingest.plugins,"
+        "vitrage.notifier.plugins\n")
+    loaded, = VitrageNotifierService.get_notifier_plugins()
+    assert isinstance(loaded, plugin.SelfHealMistralNotifier)
+    assert loaded.use_private_topic()
+
+    started = []
+    monkeypatch.setattr(MistralNotifier, "process_event",
+                        lambda self, data, event: started.append(data))
+    ours = {"workflow": "selfheal.heal_units",
+            "input": {"root_stack_id": ROOT, "stack_id": STACK,
+                      "resource_name": "member-0"}}
+    loaded.info({}, "vitrage.evaluator", "vitrage.execute_external_action",
+                ours, {})
+    other = {"workflow": "someone.else", "input": {}}
+    loaded.info({}, "vitrage.evaluator", "vitrage.execute_external_action",
+                other, {})
+    assert [r.unit.resource_name for r in sink.requests] == ["member-0"]
+    assert started == [other]

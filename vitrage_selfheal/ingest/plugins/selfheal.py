@@ -68,6 +68,11 @@ class SelfHealNotifier(NotifierBase):
         patterns(self._conf)  # a bad regex stops Vitrage's start, loudly
         self.stats = IngestStats()
 
+    @property
+    def conf(self) -> Any:
+        """The selfheal ingest options this notifier parses with."""
+        return self._conf
+
     @staticmethod
     def get_notifier_name() -> str:
         return NAME
