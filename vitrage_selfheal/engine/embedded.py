@@ -138,8 +138,11 @@ class EmbeddedEngine:
         from oslo_config import cfg
 
         _forget_previous_engine()
+        _close_transports()
+        plugin = _auth_plugin(cfg.CONF)
         cfg.CONF.reset()
         cfg.CONF.clear()
+        _forget_auth_plugin_options(cfg.CONF, plugin)
         self._started = False
 
     def _load_templates(self) -> None:
@@ -272,6 +275,41 @@ def _forget_previous_engine() -> None:
 
     utils.drivers.clear()
     TransformerBase.key_to_uuid_cache.clear()
+
+
+def _close_transports() -> None:
+    """Vitrage caches its transports per process; the next engine may use
+    another URL."""
+    from vitrage import messaging
+
+    for transport in list(messaging.TRANSPORTS.values()):
+        try:
+            transport.cleanup()
+        except Exception:
+            LOG.exception("closing a transport failed")
+    messaging.TRANSPORTS.clear()
+
+
+def _auth_plugin(conf: Any) -> Optional[str]:
+    try:
+        return conf.service_credentials.auth_type
+    except Exception:  # group or option absent: nothing was registered
+        return None
+
+
+def _forget_auth_plugin_options(conf: Any, plugin: Optional[str]) -> None:
+    """keystoneauth registers the auth plugin's options (auth_url is
+    required) in [service_credentials] when Vitrage's clients load it; a
+    later engine without credentials would then fail to parse."""
+    from keystoneauth1 import loading
+
+    if not plugin:
+        return
+    try:
+        conf.unregister_opts(loading.get_auth_plugin_conf_options(plugin),
+                             group="service_credentials")
+    except Exception:
+        LOG.debug("auth options of %s were not registered", plugin)
 
 
 def _template_files(paths: Sequence[str]) -> list[str]:
