@@ -32,7 +32,6 @@ import pathlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from typing import Any, Optional
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -46,24 +45,12 @@ ALARM_PREFIX = "selfheal.heal"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-
-class DemoError(Exception):
-    pass
+# One bounded wait for both demos (and the same error to catch).
+from vitrage_selfheal.democloud.run import DemoError, wait_for  # noqa: E402
 
 
 def say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float,
-             every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 class FullVitrageDemo:
