@@ -46,7 +46,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 # One bounded wait for both demos (and the same error to catch).
-from vitrage_selfheal.democloud.run import DemoError, wait_for  # noqa: E402
+from vitrage_selfheal.democloud.run import (  # noqa: E402
+    DemoError,
+    physical_ids,
+    wait_for,
+)
 
 
 def say(text: str) -> None:
@@ -230,12 +234,7 @@ class FullVitrageDemo:
 
     # -- Heat ---------------------------------------------------------------
     def physical_ids(self) -> dict[str, tuple]:
-        ids = {}
-        for stack_id in sorted({k.split("/", 1)[0] for k in self.units}):
-            for res in self.conn.orchestration.resources(stack_id):
-                ids[f"{stack_id}/{res.name}"] = (res.physical_resource_id,
-                                                 res.status)
-        return {k: ids.get(k, (None, None)) for k in self.units}
+        return physical_ids(self.conn, self.units)
 
     def mistral_executions(self, since: float) -> list[dict]:
         """Heal executions Mistral holds for our root stack since `since`

@@ -15,7 +15,7 @@ import pathlib
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Optional, TextIO
 
 from vitrage_selfheal.cli.output import table
@@ -93,6 +93,17 @@ def wait_for(what: str, check: Callable[[], Any],
             return value
         time.sleep(every)
     raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def physical_ids(conn: Any, unit_keys: Iterable[str]) -> dict[str, tuple]:
+    """unit key -> (physical id, status) as Heat has it now."""
+    keys = list(unit_keys)
+    ids = {}
+    for stack_id in sorted({k.split("/", 1)[0] for k in keys}):
+        for res in conn.orchestration.resources(stack_id):
+            ids[f"{stack_id}/{res.name}"] = (res.physical_resource_id,
+                                             res.status)
+    return {k: ids.get(k, (None, None)) for k in keys}
 
 
 class CloudDemo:
@@ -221,13 +232,8 @@ class CloudDemo:
                 units[unit_key] = sorted(servers)
         return units if len(units) == 3 and all(units.values()) else {}
 
-    def _physical_ids(self) -> dict[str, str]:
-        ids = {}
-        for stack_id in sorted({k.split("/", 1)[0] for k in self.units}):
-            for res in self.conn.orchestration.resources(stack_id):
-                ids[f"{stack_id}/{res.name}"] = (res.physical_resource_id,
-                                                 res.status)
-        return {k: ids.get(k, (None, None)) for k in self.units}
+    def _physical_ids(self) -> dict[str, tuple]:
+        return physical_ids(self.conn, self.units)
 
     # -- faults ------------------------------------------------------------
     def heal_fault(self, title: str, victims: list[str]) -> Timeline:
