@@ -22,16 +22,17 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from vitrage_selfheal.clock import FakeClock  # noqa: E402
 from vitrage_selfheal.decide.policy import Policy, Threshold  # noqa: E402
-from vitrage_selfheal.decide.reasons import (  # noqa: E402
-    Action,
-    Decision,
-    Reason,
-)
 from vitrage_selfheal.dispatch.base import ExecState, Execution  # noqa: E402
 from vitrage_selfheal.healer import Healer  # noqa: E402
 from vitrage_selfheal.ledger.locks import Locks  # noqa: E402
 from vitrage_selfheal.ledger.store import Ledger  # noqa: E402
-from vitrage_selfheal.model import HealRequest, Unit  # noqa: E402
+from vitrage_selfheal.model import (  # noqa: E402  # noqa: E402
+    Action,
+    Decision,
+    HealRequest,
+    Reason,
+    Unit,
+)
 
 
 class _Executor:
@@ -44,6 +45,9 @@ class _Executor:
 
     def get(self, execution_id):
         return Execution(execution_id, ExecState.RUNNING)
+
+    def cancel(self, execution_id, reason):
+        return Execution(execution_id, ExecState.ERROR)
 
 
 def requests(units: int, stacks: int) -> list[HealRequest]:

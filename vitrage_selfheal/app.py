@@ -14,15 +14,16 @@ from typing import Optional
 
 from oslo_config import cfg
 
-from vitrage_selfheal import opts
+from vitrage_selfheal import health as health_checks
+from vitrage_selfheal import metrics, opts
 from vitrage_selfheal.clock import Clock, SystemClock
-from vitrage_selfheal.decide.coalesce import StatusReader
-from vitrage_selfheal.decide.reasons import Decision, Reason
 from vitrage_selfheal.dispatch.base import Dispatcher
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.model import HealRequest
+from vitrage_selfheal.logs import mask_url
+from vitrage_selfheal.model import Decision, HealRequest, Reason
+from vitrage_selfheal.operations.gate import StatusReader
 
 LOG = logging.getLogger(__name__)
 
@@ -36,8 +37,14 @@ def load_config(config_files: Sequence[str] = (),
 
 
 def open_ledger(conf: cfg.ConfigOpts) -> Ledger:
+    """The ledger for a service or `db upgrade`: migrated to head, safely.
+
+    Operator commands must not use this: they never migrate.
+    """
+    from vitrage_selfheal.ledger import migrate
+
     ledger = Ledger(conf.selfheal.ledger_url)
-    ledger.upgrade()
+    migrate.upgrade_safely(ledger.engine)
     return ledger
 
 
@@ -48,9 +55,11 @@ class App:
                  dispatcher: Optional[Dispatcher] = None,
                  status: Optional[StatusReader] = None,
                  clock: Optional[Clock] = None,
-                 observer: Optional[Callable[[Decision], None]] = None
+                 observer: Optional[Callable[[Decision], None]] = None,
+                 counters: Optional[metrics.Counters] = None
                  ) -> None:
         self.conf = conf
+        self.counters = counters or metrics.default()
         policy = opts.policy_from(conf)
         if dispatcher is None or status is None:
             from vitrage_selfheal import clients
@@ -62,7 +71,11 @@ class App:
             open_ledger(conf),
             Locks(conf.selfheal.coordination_url, conf.selfheal.replica_id),
             dispatcher, status, policy, clock or SystemClock(),
-            replica=conf.selfheal.replica_id, observer=observer)
+            replica=conf.selfheal.replica_id, observer=observer,
+            counters=self.counters)
+        # Until the first tick, the age of the last good one counts from
+        # here: a ticker that never ticks is stale too.
+        self._born = self.healer.clock.now()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -71,6 +84,16 @@ class App:
 
     def reject(self, reason: Reason, detail: str, source: str) -> Decision:
         return self.healer.reject(reason, detail, source)
+
+    def health(self) -> health_checks.Health:
+        """What GET /healthz reports: the ledger answers a trivial query
+        and a tick without errors ended recently."""
+        now = self.healer.clock.now()
+        found = (health_checks.ledger_problem(self.healer.ledger),
+                 health_checks.tick_problem(
+                     self.healer.last_good_tick, self._born, now,
+                     self.conf.selfheal.healthz_max_tick_age))
+        return health_checks.Health(tuple(p for p in found if p))
 
     def start(self) -> App:
         if self._thread is None:
@@ -103,5 +126,5 @@ def shared_app(config_files: Sequence[str] = ()) -> App:
         if _shared is None:
             _shared = App(load_config(config_files)).start()
             LOG.info("vitrage-selfheal started (ledger %s)",
-                     _shared.conf.selfheal.ledger_url)
+                     mask_url(_shared.conf.selfheal.ledger_url))
         return _shared

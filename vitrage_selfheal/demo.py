@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import shutil
 import sys
 from typing import Optional, TextIO
 
@@ -103,9 +102,7 @@ def _t(entry: object) -> str:
 
 def run(workdir: pathlib.Path, out: TextIO = sys.stdout) -> int:
     spec = scenario.load(paths.scenarios_dir() / "demo.yaml")
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    paths.fresh_workdir(workdir)
     out.write(f"vitrage-selfheal demo: {spec.name}\n"
               f"  engine: Vitrage's real graph, processor, evaluator and "
               f"notifier, in-process\n"

@@ -13,17 +13,17 @@ import threading
 from collections.abc import Callable
 from typing import Optional
 
-from vitrage_selfheal import operator
+from vitrage_selfheal import metrics, operator
 from vitrage_selfheal.clock import Clock
-from vitrage_selfheal.decide.coalesce import Coalescer, StatusReader
-from vitrage_selfheal.decide.pipeline import Pipeline
 from vitrage_selfheal.decide.policy import Policy
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.dispatch.base import Dispatcher
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger, LedgerTx
-from vitrage_selfheal.model import HealRequest
-from vitrage_selfheal.track.runner import Runner
+from vitrage_selfheal.model import Action, Decision, HealRequest, Reason
+from vitrage_selfheal.operations.admission import Admission
+from vitrage_selfheal.operations.gate import Gate, StatusReader
+from vitrage_selfheal.operations.queue import Queue
+from vitrage_selfheal.operations.runner import Runner
 
 LOG = logging.getLogger(__name__)
 
@@ -35,20 +35,29 @@ class Healer:
     def __init__(self, ledger: Ledger, locks: Locks, dispatcher: Dispatcher,
                  status: StatusReader, policy: Policy, clock: Clock,
                  replica: str = "local",
-                 observer: Optional[Callable[[Decision], None]] = None
+                 observer: Optional[Callable[[Decision], None]] = None,
+                 counters: Optional[metrics.Counters] = None
                  ) -> None:
         self.ledger = ledger
         self.locks = locks
         self.status = status
         self.clock = clock
         self.replica = replica
-        self.pipeline = Pipeline(policy)
-        self.coalescer = Coalescer(self.pipeline)
-        self.runner = Runner(dispatcher, policy, replica)
+        self.policy = policy
+        self.admission = Admission(policy)
+        gate = Gate(policy)
+        self.queue = Queue(policy, gate)
         self.observer = observer
         self._backlog: collections.deque[HealRequest] = collections.deque(
             maxlen=BACKLOG_LIMIT)
         self._tick_lock = threading.Lock()
+        self._status_cache: dict[str, Optional[str]] = {}
+        # Process-local: what must be counted while the ledger is down.
+        self.counters = counters or metrics.default()
+        self.runner = Runner(dispatcher, policy, gate, replica,
+                             self.counters)
+        # Clock time at the end of the last tick in which no step raised.
+        self.last_good_tick: Optional[float] = None
 
     # -- ingest side ---------------------------------------------------------
     def submit(self, request: HealRequest) -> list[Decision]:
@@ -58,6 +67,13 @@ class Healer:
             LOG.exception("could not persist request on %s (%s); kept for "
                           "the next tick", request.unit.key,
                           request.alarm_name)
+            if len(self._backlog) == self._backlog.maxlen:
+                dropped = self._backlog[0]
+                self.counters.inc("healer.backlog_dropped")
+                LOG.error("backlog full (%d requests): dropped the oldest, "
+                          "on %s (%s), never to be recorded",
+                          self._backlog.maxlen, dropped.unit.key,
+                          dropped.alarm_name)
             self._backlog.append(request)
             self._count_safely("errors.submit")
             return []
@@ -66,7 +82,7 @@ class Healer:
         now = self.clock.now()
         with self.locks.hold(request.unit.root_stack_id):
             with self.ledger.transaction() as tx:
-                decisions = self.pipeline.submit(tx, request, now)
+                decisions = self.admission.submit(tx, request, now)
                 self._record(tx, decisions, now, request.source,
                              request.alarm_key)
         return self._emit(decisions)
@@ -94,14 +110,26 @@ class Healer:
     def tick(self) -> list[Decision]:
         """Reconsider holds, form batches, drive executions. Never raises."""
         with self._tick_lock:
+            # One Heat read per stack per tick, however many gates ask.
+            self._status_cache.clear()
             decisions = self._replay_backlog()
+            failed = False
             for step in (self._reconsider, self._form, self._advance):
                 try:
                     decisions += step()
                 except Exception:
+                    failed = True
                     LOG.exception("tick step %s failed", step.__name__)
                     self._count_safely(f"errors.tick{step.__name__}")
+            if not failed:
+                self.last_good_tick = self.clock.now()
             return decisions
+
+    def _status(self, root_stack_id: str) -> Optional[str]:
+        cache = self._status_cache
+        if root_stack_id not in cache:
+            cache[root_stack_id] = self.status(root_stack_id)
+        return cache[root_stack_id]
 
     def _replay_backlog(self) -> list[Decision]:
         decisions = []
@@ -118,7 +146,7 @@ class Healer:
             with self.locks.hold(stack):
                 now = self.clock.now()
                 with self.ledger.transaction() as tx:
-                    found = [self.pipeline.reconsider(tx, unit, now)
+                    found = [self.admission.reconsider(tx, unit, now)
                              for unit in tx.held_units()
                              if unit.root_stack_id == stack]
                     found = [d for d in found if d is not None]
@@ -128,14 +156,14 @@ class Healer:
 
     def _form(self) -> list[Decision]:
         with self.ledger.transaction() as tx:
-            due = self.coalescer.stacks_due(tx, self.clock.now())
+            due = self.queue.stacks_due(tx, self.clock.now())
         decisions = []
         for stack in due:
             with self.locks.hold(stack):
                 now = self.clock.now()
                 with self.ledger.transaction() as tx:
-                    _, found = self.coalescer.form(tx, stack, now,
-                                                   self.status)
+                    _, found = self.queue.form(tx, stack, now,
+                                               self._status)
                     self._record(tx, found, now, "coalesce")
             decisions += self._emit(found)
         return decisions
@@ -147,7 +175,8 @@ class Healer:
         for batch_id, stack in batches:
             with self.locks.hold(stack):
                 now = self.clock.now()
-                found = self.runner.advance(self.ledger, batch_id, now)
+                found = self.runner.advance(self.ledger, batch_id, now,
+                                            self._status)
                 with self.ledger.transaction() as tx:
                     self._record(tx, found, now, "track")
             decisions += self._emit(found)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
+from typing import Any, Optional
+
+from vitrage_selfheal.clock import Clock, SystemClock
 
 
 @contextlib.contextmanager
@@ -17,3 +21,53 @@ def quiet(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(saved)
+
+
+class Throttled:
+    """At most one line per `interval` seconds; the next line that is let
+    through says how many were suppressed since the previous one.
+
+    For events any peer can cause at will (refused requests): one line per
+    event would let it flood the log; none would hide a misconfiguration.
+    """
+
+    def __init__(self, logger: logging.Logger, level: int, interval: float,
+                 clock: Optional[Clock] = None) -> None:
+        self._logger = logger
+        self._level = level
+        self._interval = interval
+        self._clock = clock or SystemClock()
+        self._last: Optional[float] = None
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def log(self, msg: str, *args: Any) -> bool:
+        """Log `msg % args` unless a line went out less than `interval`
+        ago; whether it went out."""
+        with self._lock:
+            now = self._clock.now()
+            previous = self._last
+            if previous is not None and now - previous < self._interval:
+                self._suppressed += 1
+                return False
+            suppressed, self._suppressed = self._suppressed, 0
+            self._last = now
+        if suppressed and previous is not None:
+            self._logger.log(self._level,
+                             msg + " (%d more suppressed in the last %.0f s)",
+                             *args, suppressed, now - previous)
+        else:
+            self._logger.log(self._level, msg, *args)
+        return True
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password replaced by ***, for log lines."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        # Unparseable: it may still hold a password, so show none of it.
+        return "<unparseable URL>"

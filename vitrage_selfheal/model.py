@@ -73,3 +73,161 @@ class HealRequest:
     detail: str = ""
     # Causal chain as Vitrage reported it (root cause first), for the ledger.
     causes: tuple[str, ...] = ()
+
+
+class Action(str, enum.Enum):
+    ACCEPT = "accept"        # queued for the next batch of its stack
+    SKIP = "skip"            # nothing to do (duplicate, cooldown, ...)
+    HOLD = "hold"            # kept, healed later if still unhealthy
+    WAIT = "wait"            # kept, retried on the next tick
+    DISPATCH = "dispatch"    # a Mistral execution was started
+    RETRY = "retry"
+    SUCCEED = "succeed"
+    FAIL = "fail"
+    REJECT = "reject"        # malformed input, never healed
+    CLEAR = "clear"          # an alarm went away
+    SCALE = "scale"
+
+
+class Reason(str, enum.Enum):
+    FIRST_HEAL = "FIRST_HEAL"
+    ALREADY_HEALING = "ALREADY_HEALING"
+    DUPLICATE = "DUPLICATE"
+    COOLDOWN = "COOLDOWN"
+    FLAPPING = "FLAPPING"
+    STORM_GUARD = "STORM_GUARD"
+    RATE_LIMITED = "RATE_LIMITED"
+    HELD_BY_OPERATOR = "HELD_BY_OPERATOR"
+    CIRCUIT_OPEN = "CIRCUIT_OPEN"
+    SUPPRESSED_BY_ROOT_CAUSE = "SUPPRESSED_BY_ROOT_CAUSE"
+    STACK_IN_PROGRESS = "STACK_IN_PROGRESS"
+    STACK_BUSY = "STACK_BUSY"                  # our own execution still runs
+    STACK_STATUS_UNKNOWN = "STACK_STATUS_UNKNOWN"
+    COALESCED = "COALESCED"
+    BATCH_DISPATCHED = "BATCH_DISPATCHED"
+    DISPATCH_FAILED = "DISPATCH_FAILED"
+    EXECUTION_SUCCEEDED = "EXECUTION_SUCCEEDED"
+    EXECUTION_FAILED = "EXECUTION_FAILED"
+    EXECUTION_STUCK = "EXECUTION_STUCK"
+    RETRY_BACKOFF = "RETRY_BACKOFF"
+    ALARM_CLEARED = "ALARM_CLEARED"
+    ROOT_CAUSE_CLEARED = "ROOT_CAUSE_CLEARED"
+    RELEASED = "RELEASED"
+    MALFORMED = "MALFORMED"
+    UNRESOLVED_TEMPLATE = "UNRESOLVED_TEMPLATE"
+    UNKNOWN_EVENT = "UNKNOWN_EVENT"
+    NOT_A_UNIT = "NOT_A_UNIT"
+    SCALE_REQUESTED = "SCALE_REQUESTED"
+    ROOT_CAUSE_SETTLING = "ROOT_CAUSE_SETTLING"
+    MAX_IN_FLIGHT = "MAX_IN_FLIGHT"
+    EXECUTION_LOST = "EXECUTION_LOST"
+    OPERATION_CANCELLED = "OPERATION_CANCELLED"
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: Reason
+    detail: str = ""
+    unit_key: Optional[str] = None
+    root_stack_id: Optional[str] = None
+    batch_id: Optional[str] = None
+    # A HOLD that lapses by itself (cooldown, flap window) says when.
+    until: Optional[float] = None
+
+    def __str__(self) -> str:
+        where = self.unit_key or self.root_stack_id or "-"
+        text = f"{self.action.value}/{self.reason.value} {where}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+# -- the states the ledger keeps, by name -----------------------------------
+
+GLOBAL_SCOPE = "global"
+
+
+def stack_scope(root_stack_id: str) -> str:
+    return f"stack:{root_stack_id}"
+
+
+class IntentState:
+    PENDING = "PENDING"
+    BATCHED = "BATCHED"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class BatchState:
+    """A stack operation's life: INTENDED -> RUNNING -> SUCCESS | FAILED,
+    with RETRY_WAIT between attempts and CANCELLING while a stuck execution
+    is cancelled and confirmed terminal."""
+
+    INTENDED = "INTENDED"      # persisted, execution not confirmed started
+    RUNNING = "RUNNING"
+    CANCELLING = "CANCELLING"  # cancel asked of Mistral, not yet confirmed
+    RETRY_WAIT = "RETRY_WAIT"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"    # every unit left before it started
+
+    OPEN = (INTENDED, RUNNING, CANCELLING, RETRY_WAIT)
+
+
+class HoldKind:
+    OPERATOR = "operator"
+    BREAKER = "breaker"
+
+
+# -- read-only records of history, what the decide stages see ---------------
+
+@dataclasses.dataclass(frozen=True)
+class UnitRecord:
+    unit_key: str
+    root_stack_id: str
+    stack_id: str
+    resource_name: str
+    group_key: str
+    physical_id: Optional[str] = None
+    group_size: Optional[int] = None
+    held_reason: Optional[str] = None
+    held_until: Optional[float] = None
+    last_healed_at: Optional[float] = None
+    heal_times: tuple[float, ...] = ()
+
+    def as_unit(self) -> Unit:
+        return Unit(root_stack_id=self.root_stack_id, stack_id=self.stack_id,
+                    resource_name=self.resource_name,
+                    physical_id=self.physical_id, group=self.group_key,
+                    group_size=self.group_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlarmRecord:
+    unit_key: str
+    alarm_key: str
+    alarm_name: str
+    intent: str
+    active: bool
+    since: float
+    cleared_at: Optional[float] = None
+    activations: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class IntentRecord:
+    id: int
+    unit_key: str
+    root_stack_id: str
+    incident: str
+    state: str
+    created_at: float
+    batch_id: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldRecord:
+    scope: str
+    kind: str
+    reason: str
+    since: float

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.ledger.store import (
     GLOBAL_SCOPE,
     HoldKind,
     Ledger,
     stack_scope,
 )
+from vitrage_selfheal.model import Action, Decision, Reason
 
 
 def _scope(root_stack_id: Optional[str]) -> str:

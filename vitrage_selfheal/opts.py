@@ -11,15 +11,20 @@ import socket
 from oslo_config import cfg
 
 from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.names import HEAL_WORKFLOW
 
 SELFHEAL_OPTS = [
     cfg.StrOpt("state_path", default="/var/lib/vitrage-selfheal",
                help="Directory for the default SQLite ledger and file "
                     "locks."),
+    # secret: the URL carries the database password; oslo masks it in
+    # log_opt_values.
     cfg.StrOpt("ledger_url", default="sqlite:///$state_path/ledger.db",
+               secret=True,
                help="SQLAlchemy URL of the ledger (sqlite:///FILE, "
                     "postgresql+psycopg2://..., mysql+pymysql://...)."),
     cfg.StrOpt("coordination_url", default="file://$state_path/locks",
+               secret=True,
                help="tooz URL for locks shared by replicas (file://DIR on "
                     "one host; etcd3+http://, redis:// across hosts)."),
     cfg.StrOpt("replica_id",
@@ -29,6 +34,10 @@ SELFHEAL_OPTS = [
     cfg.FloatOpt("tick_interval", default=0.5, min=0.05,
                  help="Seconds between passes that form batches and "
                       "follow executions."),
+    cfg.FloatOpt("healthz_max_tick_age", default=30.0, min=1,
+                 help="GET /healthz answers 503 when the last tick that "
+                      "ended without an error is older than this many "
+                      "seconds."),
 ]
 
 POLICY_OPTS = [
@@ -66,7 +75,7 @@ MISTRAL_OPTS = [
     cfg.StrOpt("endpoint", default="",
                help="Mistral v2 URL (http://HOST:8989/v2). Empty: from the "
                     "Keystone catalog (service type workflowv2)."),
-    cfg.StrOpt("workflow", default="selfheal.heal_units",
+    cfg.StrOpt("workflow", default=HEAL_WORKFLOW,
                help="Heal workflow name (vitrage-selfheal workflows "
                     "install)."),
     cfg.FloatOpt("timeout", default=10.0, min=0.1,

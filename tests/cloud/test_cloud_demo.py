@@ -10,11 +10,10 @@ from tests.cloud.helpers import Cluster, wait_for
 from vitrage_selfheal.clients import HeatStatus
 from vitrage_selfheal.clock import SystemClock
 from vitrage_selfheal.decide.policy import Policy
-from vitrage_selfheal.decide.reasons import Reason
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.model import HealRequest
+from vitrage_selfheal.model import HealRequest, Reason
 
 
 def test_demo_heals_three_faults_on_the_real_cloud(devcloud, tmp_path):

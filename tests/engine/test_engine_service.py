@@ -12,11 +12,11 @@ from tests.unit.fakes import RecordingDispatcher
 from vitrage_selfheal import paths
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy
-from vitrage_selfheal.decide.reasons import Reason
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
+from vitrage_selfheal.model import Reason
 
 pytestmark = pytest.mark.engine
 pytest.importorskip("vitrage")

@@ -29,12 +29,23 @@ class RecordingDispatcher:
         self.executions: dict[str, dict] = {}
         self.starts: list[tuple[str, str, tuple[str, ...]]] = []
         self.down = False
+        # Raised by every start while set (e.g. DispatchRefused for 404).
+        self.start_error: Optional[DispatchError] = None
+        self.cancels: list[str] = []
+        # False: a cancel is acknowledged but the execution keeps running
+        # until the test finishes it (Mistral winding down its tasks).
+        self.cancel_ends = True
+        # Every call in order, to check what happened before what.
+        self.calls: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str) -> Execution:
+        self.calls.append(("start", execution_id))
         if self.down:
             raise DispatchError("connection refused (test)")
+        if self.start_error is not None:
+            raise self.start_error
         with self._lock:
             self.starts.append((execution_id, root_stack_id,
                                 tuple(sorted(u.key for u in units))))
@@ -44,10 +55,30 @@ class RecordingDispatcher:
         return Execution(execution_id, known["state"], known["output"])
 
     def get(self, execution_id: str) -> Execution:
+        self.calls.append(("get", execution_id))
+        if self.down:
+            raise DispatchError("connection refused (test)")
         known = self.executions.get(execution_id)
         if known is None:
             return Execution(execution_id, ExecState.MISSING)
         return Execution(execution_id, known["state"], known["output"])
+
+    def cancel(self, execution_id: str, reason: str) -> Execution:
+        self.calls.append(("cancel", execution_id))
+        if self.down:
+            raise DispatchError("connection refused (test)")
+        self.cancels.append(execution_id)
+        known = self.executions.get(execution_id)
+        if known is None:
+            return Execution(execution_id, ExecState.MISSING)
+        if self.cancel_ends and known["state"] is ExecState.RUNNING:
+            known["state"] = ExecState.ERROR
+        return Execution(execution_id, known["state"], known["output"])
+
+    def running(self) -> list[str]:
+        """Executions RUNNING right now, as Mistral would list them."""
+        return sorted(i for i, ex in self.executions.items()
+                      if ex["state"] is ExecState.RUNNING)
 
     def finish(self, execution_id: str, state: ExecState,
                output: Optional[dict] = None) -> None:
@@ -123,6 +154,9 @@ class SharedDispatcher:
         self._db.execute("INSERT OR IGNORE INTO executions VALUES (?, ?, ?)",
                          (execution_id, root_stack_id, keys))
         return Execution(execution_id, ExecState.RUNNING)
+
+    def cancel(self, execution_id: str, reason: str) -> Execution:
+        return Execution(execution_id, ExecState.ERROR)
 
     def get(self, execution_id: str) -> Execution:
         row = self._db.execute("SELECT id FROM executions WHERE id = ?",

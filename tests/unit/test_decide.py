@@ -14,9 +14,8 @@ from tests.unit.fakes import (
 )
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
-from vitrage_selfheal.decide.reasons import Action, Reason
 from vitrage_selfheal.dispatch.base import ExecState
-from vitrage_selfheal.model import Intent
+from vitrage_selfheal.model import Action, Intent, Reason
 
 
 def reasons(decisions):
@@ -140,7 +139,10 @@ def test_still_unhealthy_after_cooldown_heals_again_until_flapping(
 
 
 def test_storm_guard_holds_group_and_heals_when_it_falls_back(
-        healer, clock, dispatcher):
+        tmp_path, clock, dispatcher):
+    # No count floor here: the percentage alone decides.
+    healer = make_healer(tmp_path, Policy(min_heal_allowed=1), clock=clock,
+                         dispatcher=dispatcher)
     units = [unit(str(i), size=4) for i in range(4)]
     out = []
     for u in units[:3]:
@@ -160,7 +162,7 @@ def test_storm_guard_holds_group_and_heals_when_it_falls_back(
 
 
 def test_storm_guard_count_threshold_and_unknown_group_size(tmp_path, clock):
-    policy = Policy(max_unhealthy=Threshold.parse("1"))
+    policy = Policy(max_unhealthy=Threshold.parse("1"), min_heal_allowed=1)
     healer = make_healer(tmp_path, policy, clock=clock)
     out = healer.submit(request(unit("0", size=None)))
     out += healer.submit(request(unit("1", size=None)))
@@ -278,10 +280,15 @@ def test_mistral_down_keeps_the_heal_and_starts_it_later_with_same_id(
     healer.submit(request(unit("0")))
     out = settle(healer, clock)
     assert Reason.DISPATCH_FAILED in reasons(out)
-    assert healer.tick() == []          # same error not re-logged
+    assert "attempt 1/3" in out[-1].detail and "retry in 30s" in out[-1].detail
+    assert healer.tick() == []          # backing off
     dispatcher.down = False
+    clock.advance(30)
     out = healer.tick()
     assert Reason.BATCH_DISPATCHED in reasons(out)
+    # The failed start may have reached Mistral: the retry asks for the
+    # same id, so at worst Mistral hands back the one it has.
+    assert len({s[0] for s in dispatcher.starts}) == 1
     assert len(dispatcher.distinct) == 1
 
 
@@ -291,7 +298,8 @@ def test_lost_execution_is_started_again_under_the_same_id(
     settle(healer, clock)
     (ex_id,) = dispatcher.distinct
     dispatcher.executions.clear()       # Mistral lost it
-    out = healer.tick()
+    assert reasons(healer.tick()) == [Reason.EXECUTION_LOST]
+    out = healer.tick()                 # through the gate, then started
     assert Reason.BATCH_DISPATCHED in reasons(out)
     assert dispatcher.distinct == {ex_id}
 
@@ -314,7 +322,7 @@ def test_root_cause_suppresses_then_heals_if_still_unhealthy(
     healer.submit(request(u))           # heal queued first ...
     out = healer.submit(switch)         # ... the root cause withdraws it
     assert reasons(out) == [Reason.SUPPRESSED_BY_ROOT_CAUSE]
-    assert "withdrawn" in out[0].detail
+    assert "queued heal cancelled" in out[0].detail
     assert reasons(healer.submit(request(u, alarm="a2"))) == [
         Reason.SUPPRESSED_BY_ROOT_CAUSE]
     settle(healer, clock)
@@ -322,6 +330,12 @@ def test_root_cause_suppresses_then_heals_if_still_unhealthy(
     out = healer.submit(request(u, alarm="sw", intent=Intent.SUPPRESS,
                                 active=False))
     assert reasons(out) == [Reason.ROOT_CAUSE_CLEARED]
+    # Symptoms lag the root cause: held while it settles ...
+    assert reasons(healer.tick()) == [Reason.ROOT_CAUSE_SETTLING]
+    clock.advance(89)
+    assert healer.tick() == []
+    # ... and healed after it only because the unit is still unhealthy.
+    clock.advance(1)
     assert Reason.FIRST_HEAL in reasons(healer.tick())
     settle(healer, clock)
     assert len(dispatcher.starts) == 1
@@ -381,7 +395,7 @@ def test_every_decision_is_persisted_with_its_reason(healer, clock):
 
 def test_ledger_outage_keeps_request_for_next_tick(healer, clock, dispatcher,
                                                    monkeypatch):
-    real = healer.pipeline.submit
+    real = healer.admission.submit
     calls = []
 
     def flaky(tx, req, now):
@@ -390,7 +404,7 @@ def test_ledger_outage_keeps_request_for_next_tick(healer, clock, dispatcher,
             raise RuntimeError("database is gone")
         return real(tx, req, now)
 
-    monkeypatch.setattr(healer.pipeline, "submit", flaky)
+    monkeypatch.setattr(healer.admission, "submit", flaky)
     assert healer.submit(request(unit("0"))) == []
     assert Reason.FIRST_HEAL in reasons(healer.tick())
     settle(healer, clock)

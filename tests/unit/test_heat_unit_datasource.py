@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import os
 from typing import Any, Optional
 
@@ -18,6 +19,7 @@ from vitrage_selfheal.datasources.heat.unit import driver as drv
 from vitrage_selfheal.datasources.heat.unit import heal_state as hs
 from vitrage_selfheal.datasources.heat.unit.properties import unit_id
 from vitrage_selfheal.datasources.values import values_dir
+from vitrage_selfheal.metrics import Counters
 
 ROOT, ASG_STACK, RG_STACK = "root-1", "asg-nested", "rg-nested"
 PROJECT = "proj-1"
@@ -128,11 +130,32 @@ class FakeOrchestration:
         return list(self.heat.resources[stack])
 
 
+@dataclasses.dataclass
+class FakeServer:
+    id: str
+
+
+class FakeCompute:
+    """Nova as Heat left it: every server some stack's resource names."""
+
+    def __init__(self, heat: FakeHeat) -> None:
+        self.heat = heat
+        self.down = False
+
+    def servers(self, all_projects: bool = False) -> list[FakeServer]:
+        if self.down:
+            raise FakeHeatError("nova down")
+        return [FakeServer(r.physical_resource_id)
+                for resources in self.heat.resources.values()
+                for r in resources if r.resource_type == "OS::Nova::Server"]
+
+
 class FakeConnection:
     current_project_id = "service-project"
 
     def __init__(self, heat: FakeHeat) -> None:
         self.orchestration = FakeOrchestration(heat)
+        self.compute = FakeCompute(heat)
 
 
 def cluster_heat() -> FakeHeat:
@@ -222,11 +245,21 @@ def test_own_project_listing_uses_the_connections_project() -> None:
     assert not [c for c in heat.calls if c[0] == "get"]
 
 
-def test_listing_error_raises_so_vitrage_deletes_nothing() -> None:
+def test_listing_error_raises_so_vitrage_deletes_nothing(caplog) -> None:
     heat = cluster_heat()
     heat.list_status = 403
-    with pytest.raises(drv.HeatReadError):
-        make_driver(heat).get_all("snapshot")
+    counters = Counters()
+    with caplog.at_level(logging.ERROR), pytest.raises(drv.HeatReadError):
+        make_driver(heat, counters=counters).get_all("snapshot")
+    assert counters.snapshot() == {drv.READ_ERRORS: 1}
+    [line] = errors(caplog)
+    assert "listing the root stacks of all projects failed" in line
+    assert "HTTP 403" in line
+
+
+def errors(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.ERROR and r.name == drv.LOG.name]
 
 
 def test_group_inside_a_nested_stack_and_depth_limit() -> None:
@@ -268,13 +301,38 @@ def test_heal_state_is_asked_with_the_ledger_unit_key() -> None:
     assert f"{ASG_STACK}/{ASG_MEMBERS[2]}" in asked
 
 
-def test_unreadable_root_keeps_its_units_in_a_snapshot() -> None:
+def test_unreadable_root_keeps_its_units_in_a_snapshot(caplog) -> None:
     heat = cluster_heat()
-    driver = make_driver(heat)
+    counters = Counters()
+    driver = make_driver(heat, counters=counters)
     driver.get_all("init_snapshot")
+    assert counters.snapshot() == {} and not errors(caplog)
     heat.broken.add(ASG_STACK)
-    events = driver.get_all("snapshot")
+    with caplog.at_level(logging.ERROR):
+        events = driver.get_all("snapshot")
     assert len(events) == 5 and not deleted(events)
+    assert counters.get(drv.READ_ERRORS) == 1
+    [line] = errors(caplog)
+    assert line.startswith(f"heat.unit: reading root stack {ROOT} failed "
+                           f"(FakeHeatError: stack {ASG_STACK} not readable)")
+    assert "keeping its 5 units" in line
+
+
+def test_nova_listing_failure_is_counted_and_logged(caplog) -> None:
+    heat = cluster_heat()
+    counters = Counters()
+    driver = make_driver(heat, counters=counters)
+    driver.conn.compute.down = True
+    with caplog.at_level(logging.ERROR):
+        events = driver.get_all("init_snapshot")
+    # The Heat side is still reported; only server loss goes unseen.
+    assert len(by_id(events)) == 5
+    assert {e["state"] for e in events} == {"CREATE_COMPLETE"}
+    assert counters.get(drv.READ_ERRORS) == 1
+    [line] = errors(caplog)
+    assert "listing Nova servers (all projects) failed (FakeHeatError: " \
+           "nova down)" in line
+    assert ROOT in line
 
 
 def test_changes_are_only_what_changed() -> None:
@@ -377,6 +435,30 @@ def test_heat_errors_on_push(monkeypatch) -> None:
     assert driver.enrich_event({"stack_identity": "unknown"},
                                "orchestration.stack.update.end") == []
     assert driver.enrich_event({}, "orchestration.stack.update.end") == []
+
+
+def test_heat_errors_on_push_are_counted_and_name_the_stack(
+        monkeypatch, caplog) -> None:
+    heat = cluster_heat()
+    counters = Counters()
+    driver = make_driver(heat, counters=counters)
+    driver.get_all("init_snapshot")
+
+    def heat_down(*args: Any, **kwargs: Any) -> None:
+        raise FakeHeatError("heat down")
+
+    monkeypatch.setattr(driver.conn.orchestration, "find_stack", heat_down)
+    with caplog.at_level(logging.ERROR):
+        assert driver.enrich_event({"stack_identity": "unknown"},
+                                   "orchestration.stack.update.end") == []
+        assert driver.enrich_event({"instance_id": ASG_SERVERS[0]},
+                                   "compute.instance.delete.end") == []
+    assert counters.get(drv.READ_ERRORS) == 2
+    assert errors(caplog) == [
+        "heat.unit: orchestration.stack.update.end for stack unknown not "
+        "handled",
+        f"heat.unit: compute.instance.delete.end for server "
+        f"{ASG_SERVERS[0]} not handled"]
 
 
 # -- heal state from the ledger ----------------------------------------------

@@ -10,7 +10,6 @@ import threading
 import pytest
 
 import vitrage_selfheal.ingest as ingest_pkg
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.ingest import (
     IngestStats,
     OutcomeKind,
@@ -26,7 +25,14 @@ from vitrage_selfheal.ingest.parse import (
     duplicates_deduced_event,
     patterns,
 )
-from vitrage_selfheal.model import HealRequest, Intent, Unit
+from vitrage_selfheal.model import (
+    Action,
+    Decision,
+    HealRequest,
+    Intent,
+    Reason,
+    Unit,
+)
 
 ROOT = "11111111-1111-1111-1111-111111111111"
 STACK = "22222222-2222-2222-2222-222222222222"

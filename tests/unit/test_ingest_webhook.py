@@ -22,18 +22,20 @@ from tests.unit.test_ingest_parse import (
     unit_vertex,
 )
 from vitrage_selfheal.clock import FakeClock
-from vitrage_selfheal.decide.reasons import Reason
+from vitrage_selfheal.health import Health
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.webhook import (
     NOTIFICATIONS_PATH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    UNAUTHENTICATED_COUNTER,
     WebhookApp,
     make_server,
     sign,
     verify,
 )
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.metrics import Counters
+from vitrage_selfheal.model import Reason, Unit
 
 SECRET = "s3cret-for-tests"
 MAX_BODY = 4096
@@ -58,14 +60,19 @@ def sink():
 
 
 @pytest.fixture
-def receiver(conf, clock, sink):
-    with running(sink, conf, clock) as base:
+def counters():
+    return Counters()
+
+
+@pytest.fixture
+def receiver(conf, clock, sink, counters):
+    with running(sink, conf, clock, counters=counters) as base:
         yield base
 
 
 @contextlib.contextmanager
-def running(sink, conf, clock):
-    server = make_server(sink, conf, "127.0.0.1", 0, clock=clock)
+def running(sink, conf, clock, **kwargs):
+    server = make_server(sink, conf, "127.0.0.1", 0, clock=clock, **kwargs)
     thread = threading.Thread(target=server.serve_forever,
                               kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -91,6 +98,24 @@ def post(base, body, headers=None):
 
 def signed(body, ts, secret=SECRET):
     return {"Content-Type": "application/json", **sign(secret, body, ts)}
+
+
+def webhook_logger() -> str:
+    return "vitrage_selfheal.ingest.webhook"
+
+
+def call(app, method, path, body=b"", headers=None):
+    """One request straight into the WSGI app: (status, JSON body)."""
+    import io
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path,
+               "REMOTE_ADDR": "10.0.0.9", "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body)}
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    seen = []
+    chunks = app(environ, lambda status, _headers: seen.append(status))
+    return int(seen[0].split()[0]), json.loads(b"".join(chunks))
 
 
 # --- sign / verify ---------------------------------------------------------
@@ -134,10 +159,55 @@ def test_receiver_refuses_to_start_without_secret(sink):
 
 # --- the receiver over HTTP -----------------------------------------------
 
-def test_healthz(receiver):
+def test_healthz(receiver, counters):
+    counters.inc("healer.backlog_dropped", 2)
     response = requests.get(receiver + "/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json()["status"] == "ok"
+    assert response.json() == {"status": "ok", "problems": [],
+                               "counts": {},
+                               "counters": {"healer.backlog_dropped": 2}}
+
+
+def test_healthz_is_503_naming_the_problems(conf, clock, sink, counters):
+    problems = ("ledger unreachable: OperationalError: refused",
+                "last good tick 93 s ago (limit 30 s)")
+    app = WebhookApp(sink, conf, clock=clock, counters=counters,
+                     health=lambda: Health(problems))
+    status, document = call(app, "GET", "/healthz")
+    assert status == 503
+    assert document["status"] == "degraded"
+    assert document["problems"] == list(problems)
+    assert document["counters"] == {}
+
+
+def test_healthz_check_that_raises_is_503(conf, clock, sink):
+    def broken() -> Health:
+        raise RuntimeError("boom")
+
+    app = WebhookApp(sink, conf, clock=clock, health=broken)
+    status, document = call(app, "GET", "/healthz")
+    assert status == 503
+    assert document["problems"] == ["health check failed: RuntimeError: "
+                                    "boom"]
+
+
+def test_healthz_uses_the_sinks_health_and_counters(conf, clock):
+    class HealthySink(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.counters = Counters()
+            self.counters.inc("x")
+            self.problems: tuple[str, ...] = ()
+
+        def health(self) -> Health:
+            return Health(self.problems)
+
+    sink = HealthySink()
+    app = WebhookApp(sink, conf, clock=clock)
+    assert call(app, "GET", "/healthz") == (200, {
+        "status": "ok", "problems": [], "counts": {}, "counters": {"x": 1}})
+    sink.problems = ("stale",)
+    assert call(app, "GET", "/healthz")[0] == 503
 
 
 def test_good_request_is_accepted(receiver, clock, sink):
@@ -160,24 +230,26 @@ def test_timestamp_within_skew_is_accepted(receiver, clock, sink):
     assert response.status_code == 202
 
 
-def test_unsigned_is_401_and_counted(receiver, sink):
+def test_unsigned_is_401_counted_not_recorded(receiver, sink, counters):
     response = post(receiver, envelope(),
                     {"Content-Type": "application/json"})
     assert response.status_code == 401
-    assert "unsigned" in response.json()["error"]
+    assert response.json()["error"] == "unsigned request from 127.0.0.1"
+    assert response.json()["outcome"] == "refused"
     assert not sink.requests
-    [(reason, detail, source)] = sink.rejects
-    assert reason is Reason.MALFORMED
-    assert "unsigned request from 127.0.0.1" == detail
-    assert source == "webhook"
+    assert not sink.rejects
+    assert counters.snapshot() == {UNAUTHENTICATED_COUNTER: 1}
+    health = requests.get(receiver + "/healthz", timeout=5).json()
+    assert health["counters"] == {UNAUTHENTICATED_COUNTER: 1}
+    assert health["counts"] == {"unauthorized": 1}
 
 
 def test_bad_signature_is_401(receiver, clock, sink):
     body = envelope()
     response = post(receiver, body, signed(body, clock.now(), "wrong"))
     assert response.status_code == 401
-    assert sink.rejects[0][1].startswith("bad signature")
-    assert not sink.requests
+    assert response.json()["error"].startswith("bad signature")
+    assert not sink.requests and not sink.rejects
 
 
 def test_tampered_body_is_401(receiver, clock, sink):
@@ -193,7 +265,7 @@ def test_stale_timestamp_is_401(receiver, clock, sink):
     body = envelope()
     response = post(receiver, body, signed(body, clock.now() - 301))
     assert response.status_code == 401
-    assert sink.rejects[0][1].startswith("stale")
+    assert response.json()["error"].startswith("stale")
     # The same request replayed later: still refused.
     headers = signed(body, clock.now())
     clock.advance(301)
@@ -216,12 +288,55 @@ def test_wrong_envelope_is_400(receiver, clock, sink):
     assert "notification" in sink.rejects[0][1]
 
 
-def test_too_large_is_413(receiver, clock, sink):
+def test_too_large_is_413_counted_not_recorded(receiver, clock, sink,
+                                              counters):
+    # Refused before the signature can be checked: anyone can send it.
     body = b"{" + b" " * MAX_BODY + b"}"
     response = post(receiver, body, signed(body, clock.now()))
     assert response.status_code == 413
-    assert "exceeds 4096" in sink.rejects[0][1]
-    assert not sink.requests
+    assert "exceeds 4096" in response.json()["error"]
+    assert not sink.requests and not sink.rejects
+    assert counters.get(UNAUTHENTICATED_COUNTER) == 1
+
+
+def test_refusals_log_once_per_interval_with_the_count(conf, clock, sink,
+                                                        counters, caplog):
+    conf.set_override("refused_log_interval", 60,
+                      group=ingest_opts.WEBHOOK_GROUP)
+    app = WebhookApp(sink, conf, clock=clock, counters=counters)
+    unsigned = {"Content-Type": "application/json"}
+    with caplog.at_level(logging.WARNING, logger=webhook_logger()):
+        for _ in range(5):
+            assert call(app, "POST", NOTIFICATIONS_PATH, envelope(),
+                        unsigned)[0] == 401
+        clock.advance(59)
+        assert call(app, "POST", NOTIFICATIONS_PATH, envelope(),
+                    unsigned)[0] == 401
+        clock.advance(1)
+        body = envelope()
+        assert call(app, "POST", NOTIFICATIONS_PATH, body,
+                    signed(body, clock.now(), "wrong"))[0] == 401
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == webhook_logger()]
+    assert lines == [
+        "webhook: refused with HTTP 401: unsigned request from 10.0.0.9",
+        "webhook: refused with HTTP 401: bad signature from 10.0.0.9 "
+        "(5 more suppressed in the last 60 s)"]
+    assert all(r.levelno == logging.WARNING for r in caplog.records
+               if r.name == webhook_logger())
+    assert counters.get(UNAUTHENTICATED_COUNTER) == 7
+    assert not sink.rejects
+
+
+def test_authenticated_malformed_input_is_still_recorded(conf, clock, sink,
+                                                          counters):
+    app = WebhookApp(sink, conf, clock=clock, counters=counters)
+    body = b"[]"
+    status, _ = call(app, "POST", NOTIFICATIONS_PATH, body,
+                     signed(body, clock.now()))
+    assert status == 400
+    assert [r[0] for r in sink.rejects] == [Reason.MALFORMED]
+    assert counters.get(UNAUTHENTICATED_COUNTER) == 0
 
 
 def test_default_limit_is_one_mebibyte(conf, clock, sink):
@@ -314,7 +429,7 @@ def test_signing_plugin_does_not_retry_401(receiver, clock, sink):
                                     secret="wrong")
     assert plugin.post(envelope()) is False
     assert sleeps == []
-    assert len(sink.rejects) == 1
+    assert not sink.rejects
 
 
 def test_signing_plugin_survives_unreachable_receiver(clock, caplog):
@@ -336,3 +451,63 @@ def test_signing_plugin_unconfigured_drops_with_error(clock, caplog):
         plugin.process_event(alarm_payload(),
                              "vitrage.deduced_alarm.activate")
     assert any("not configured" in r.getMessage() for r in caplog.records)
+
+
+# --- /healthz of the assembled App ----------------------------------------
+
+@pytest.fixture
+def selfheal_app(tmp_path, clock, counters):
+    from tests.unit.fakes import RecordingDispatcher, StackStatuses
+    from vitrage_selfheal.app import App, load_config
+
+    conf = load_config([])
+    conf.set_override("state_path", str(tmp_path), group="selfheal")
+    conf.set_override("ledger_url", f"sqlite:///{tmp_path}/ledger.db",
+                      group="selfheal")
+    conf.set_override("secret", SECRET, group=ingest_opts.WEBHOOK_GROUP)
+    app = App(conf, dispatcher=RecordingDispatcher(), status=StackStatuses(),
+              clock=clock, counters=counters)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def test_app_healthz_ok_then_stale_tick_then_ok(selfheal_app, clock,
+                                                counters):
+    with running(selfheal_app, selfheal_app.conf, clock) as base:
+        def healthz():
+            response = requests.get(base + "/healthz", timeout=5)
+            return response.status_code, response.json()
+
+        assert healthz()[0] == 200
+        clock.advance(31)
+        status, document = healthz()
+        assert (status, document["status"]) == (503, "degraded")
+        assert document["problems"] == [
+            "no good tick in the 31 s since start (limit 30 s)"]
+        selfheal_app.healer.tick()
+        assert healthz()[0] == 200
+        clock.advance(93)
+        counters.inc("datasource.heat_unit.read_errors")
+        status, document = healthz()
+        assert status == 503
+        assert document["problems"] == [
+            "last good tick 93 s ago (limit 30 s)"]
+        assert document["counters"] == {
+            "datasource.heat_unit.read_errors": 1}
+
+
+def test_app_healthz_is_503_when_the_ledger_is_unreachable(selfheal_app,
+                                                           clock):
+    from vitrage_selfheal.ledger.store import Ledger
+
+    selfheal_app.healer.ledger.dispose()
+    # Nothing listens on 127.0.0.1:1: refused at once.
+    selfheal_app.healer.ledger = Ledger(
+        "postgresql+psycopg2://selfheal:pw@127.0.0.1:1/selfheal")
+    status, document = call(WebhookApp(selfheal_app, selfheal_app.conf,
+                                       clock=clock), "GET", "/healthz")
+    assert status == 503
+    [problem] = document["problems"]
+    assert problem.startswith("ledger unreachable: OperationalError: ")

@@ -34,7 +34,7 @@ def test_migrations_reach_head_and_are_idempotent(ledger_url):
     ledger = Ledger(ledger_url)
     ledger.upgrade()
     ledger.upgrade()
-    assert migrate.current(ledger.engine) == "0001"
+    assert migrate.current(ledger.engine) == migrate.head()
 
 
 def test_database_refuses_a_second_open_intent_for_a_unit(ledger_url):

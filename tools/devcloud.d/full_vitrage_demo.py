@@ -75,6 +75,7 @@ class FullVitrageDemo:
         self.ledger = Ledger(conf.selfheal.ledger_url)
         self.failures: list[str] = []
         self.unit_vids: dict[str, str] = {}
+        self.members: dict = {}     # unit key -> model.Unit
         self._seen_other = False
         self.figures: list[dict] = []
 
@@ -126,7 +127,7 @@ class FullVitrageDemo:
     # -- reading Vitrage through its API -----------------------------------
     def graph_units(self) -> dict[str, list[str]]:
         """unit key -> live server ids, from `vitrage topology show`."""
-        from vitrage_selfheal.model import UNIT_ID_SEPARATOR
+        from vitrage_selfheal.model import Unit
 
         graph = self.vc.topology.get(all_tenants=True)
         nodes = graph.get("nodes", [])
@@ -145,8 +146,10 @@ class FullVitrageDemo:
             if (n.get("vitrage_type") == "heat.unit"
                     and not n.get("vitrage_is_deleted")
                     and n.get("root_stack_id") == self.stack_id):
-                key = (f"{n.get('stack_id')}{UNIT_ID_SEPARATOR}"
-                       f"{n.get('resource_name')}")
+                unit = Unit(self.stack_id, n.get("stack_id"),
+                            n.get("resource_name"))
+                key = unit.key
+                self.members[key] = unit
                 units[key] = []
                 vid_to_key[n.get("vitrage_id")] = key
         for link in graph.get("links", graph.get("edges", [])):
@@ -234,7 +237,7 @@ class FullVitrageDemo:
 
     # -- Heat ---------------------------------------------------------------
     def physical_ids(self) -> dict[str, tuple]:
-        return physical_ids(self.conn, self.units)
+        return physical_ids(self.conn, (self.members[k] for k in self.units))
 
     def mistral_executions(self, since: float) -> list[dict]:
         """Heal executions Mistral holds for our root stack since `since`

@@ -12,6 +12,7 @@ from typing import Optional
 from oslo_config import cfg
 
 from vitrage_selfheal.cli import operator, service
+from vitrage_selfheal.ledger.migrate import SchemaNotCurrent
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,6 +51,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"vitrage-selfheal: configuration error: {exc}",
               file=sys.stderr)
         return 2
+    except SchemaNotCurrent as exc:
+        print(f"vitrage-selfheal: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

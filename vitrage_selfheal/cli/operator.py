@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import time
 
+from oslo_config import cfg
+
 from vitrage_selfheal import operator
-from vitrage_selfheal.app import open_ledger
 from vitrage_selfheal.cli.output import dump, table, when
-from vitrage_selfheal.ledger.store import batch_units
+from vitrage_selfheal.ledger import migrate
+from vitrage_selfheal.ledger.store import Ledger, batch_units
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -34,8 +36,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=release)
 
 
+def ledger_at_head(conf: cfg.ConfigOpts) -> Ledger:
+    """The ledger as it is; raises migrate.SchemaNotCurrent unless at head.
+
+    Operator commands never migrate: a newer or older CLI must not change
+    the schema under running services (that is `db upgrade`'s job).
+    """
+    migrate.require_head(conf.selfheal.ledger_url)
+    return Ledger(conf.selfheal.ledger_url)
+
+
 def history(conf, args) -> int:
-    ledger = open_ledger(conf)
+    ledger = ledger_at_head(conf)
     with ledger.transaction() as tx:
         rows = tx.decisions(args.stack, args.unit, args.reason, args.limit)
     if args.json:
@@ -51,7 +63,7 @@ def history(conf, args) -> int:
 
 
 def status(conf, args) -> int:
-    ledger = open_ledger(conf)
+    ledger = ledger_at_head(conf)
     now = time.time()
     with ledger.transaction() as tx:
         flight = [(i.unit_key, i.state, i.wait_reason, i.batch_id,
@@ -96,14 +108,14 @@ def status(conf, args) -> int:
 
 
 def hold(conf, args) -> int:
-    scope = operator.hold(open_ledger(conf), time.time(), args.reason,
+    scope = operator.hold(ledger_at_head(conf), time.time(), args.reason,
                           args.stack, "cli")
     print(f"held {scope}: {args.reason}")
     return 0
 
 
 def release(conf, args) -> int:
-    lifted = operator.release(open_ledger(conf), time.time(), args.stack,
+    lifted = operator.release(ledger_at_head(conf), time.time(), args.stack,
                               "cli")
     print(f"released {args.stack or 'global'}: {lifted} hold(s) lifted; "
           f"held units are reconsidered on the next tick")

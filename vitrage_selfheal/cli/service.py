@@ -137,16 +137,18 @@ def demo(conf, args) -> int:
     import pathlib
     import sys
 
-    workdir = pathlib.Path(args.workdir).resolve()
-    if not args.cloud:
-        from vitrage_selfheal import demo as demo_mod
-        return demo_mod.run(workdir)
     from vitrage_selfheal.democloud.run import CloudDemo, DemoError
+    from vitrage_selfheal.paths import WorkdirNotOurs
+
+    workdir = pathlib.Path(args.workdir).resolve()
     try:
+        if not args.cloud:
+            from vitrage_selfheal import demo as demo_mod
+            return demo_mod.run(workdir)
         return CloudDemo(workdir, pathlib.Path(args.clouds_yaml).resolve(),
                          args.transport_url, args.cloud,
                          out=sys.stdout).run()
-    except DemoError as exc:
+    except (DemoError, WorkdirNotOurs) as exc:
         print(f"vitrage-selfheal demo: {exc}", file=sys.stderr)
         return 1
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Optional
 
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
-from vitrage_selfheal.decide.stage import Context
+from vitrage_selfheal.decide.stage import UnitContext
+from vitrage_selfheal.model import Action, Decision, Reason
 
 
 class AlreadyHealing:
-    def check(self, ctx: Context) -> Optional[Decision]:
-        intent = ctx.tx.open_intent(ctx.unit.unit_key)
+    def check(self, ctx: UnitContext) -> Optional[Decision]:
+        intent = ctx.view.open_intent(ctx.unit.unit_key)
         if intent is None:
             return None
         where = f"batch {intent.batch_id}" if intent.batch_id else "queue"
@@ -20,7 +20,7 @@ class AlreadyHealing:
 
 
 class Cooldown:
-    def check(self, ctx: Context) -> Optional[Decision]:
+    def check(self, ctx: UnitContext) -> Optional[Decision]:
         healed = ctx.unit.last_healed_at
         if healed is None or ctx.now - healed >= ctx.policy.cooldown:
             return None

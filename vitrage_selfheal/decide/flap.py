@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Optional
 
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
-from vitrage_selfheal.decide.stage import Context
+from vitrage_selfheal.decide.stage import UnitContext
+from vitrage_selfheal.model import Action, Decision, Reason
 
 
-def recent_heals(heal_times: str, now: float, window: float) -> list[float]:
-    times = (float(t) for t in heal_times.split())
-    return sorted(t for t in times if now - t < window)
+def recent_heals(heal_times: Iterable[float], now: float,
+                 window: float) -> list[float]:
+    return sorted(t for t in heal_times if now - t < window)
 
 
 class FlapDamping:
-    def check(self, ctx: Context) -> Optional[Decision]:
+    def check(self, ctx: UnitContext) -> Optional[Decision]:
         policy = ctx.policy
         recent = recent_heals(ctx.unit.heal_times, ctx.now, policy.flap_window)
         if len(recent) < policy.flap_max_heals:

@@ -1,19 +1,25 @@
-"""Stages that stop heals by an operator's or a breaker's word."""
+"""Stages that stop a stack's operations by an operator's or a breaker's
+word. They read only the root stack, so they gate units and stacks alike."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from vitrage_selfheal.decide.reasons import Action, Decision, Reason
 from vitrage_selfheal.decide.stage import Context
-from vitrage_selfheal.ledger.store import GLOBAL_SCOPE, HoldKind
+from vitrage_selfheal.model import (
+    GLOBAL_SCOPE,
+    Action,
+    Decision,
+    HoldKind,
+    Reason,
+)
 
 
 class OperatorHold:
     """`vitrage-selfheal hold [--stack]`: the kill switch."""
 
     def check(self, ctx: Context) -> Optional[Decision]:
-        hold = ctx.tx.hold_for(ctx.unit.root_stack_id)
+        hold = ctx.view.hold_for(ctx.root_stack_id)
         if hold is None or hold.kind != HoldKind.OPERATOR:
             return None
         where = "all stacks" if hold.scope == GLOBAL_SCOPE else "this stack"
@@ -22,13 +28,13 @@ class OperatorHold:
 
 
 class CircuitBreaker:
-    """A stack whose heals kept failing is not touched until released."""
+    """A stack whose operations kept failing is not touched until released."""
 
     def check(self, ctx: Context) -> Optional[Decision]:
-        hold = ctx.tx.hold_for(ctx.unit.root_stack_id)
+        hold = ctx.view.hold_for(ctx.root_stack_id)
         if hold is None or hold.kind != HoldKind.BREAKER:
             return None
         return ctx.decide(Action.HOLD, Reason.CIRCUIT_OPEN,
                           f"circuit open: {hold.reason}; "
                           f"'vitrage-selfheal release --stack "
-                          f"{ctx.unit.root_stack_id}' closes it")
+                          f"{ctx.root_stack_id}' closes it")

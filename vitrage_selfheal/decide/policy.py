@@ -1,4 +1,8 @@
-"""The knobs of the decision layer, as plain values (no oslo.config here)."""
+"""The knobs of the decision layer, as plain values (no oslo.config here).
+
+The defaults below are the only ones: the oslo options of opts.py take
+theirs from `Policy()`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ from typing import Optional
 
 @dataclasses.dataclass(frozen=True)
 class Threshold:
-    """`max_unhealthy`: a percentage of the group ("50%") or a count ("3")."""
+    """A share of a group ("50%") or a count ("3")."""
 
     value: float
     percent: bool
 
     @classmethod
-    def parse(cls, text: str) -> Threshold:
+    def parse(cls, text: str, name: str = "max_unhealthy") -> Threshold:
         raw = str(text).strip()
         try:
             if raw.endswith("%"):
@@ -29,17 +33,18 @@ class Threshold:
             return cls(value, False)
         except ValueError:
             raise ValueError(
-                f"max_unhealthy {text!r} must be a percentage in (0, 100] "
+                f"{name} {text!r} must be a percentage in (0, 100] "
                 f"such as '50%' or a positive count such as '3'") from None
 
-    def limit(self, group_size: Optional[int],
-              unknown_size_limit: int) -> int:
-        """How many unhealthy units the group tolerates before a storm."""
+    def limit(self, group_size: Optional[int], unknown_size_limit: int,
+              round_up: bool = False) -> int:
+        """The count this threshold allows in a group of `group_size`."""
         if not self.percent:
             return int(self.value)
         if not group_size:
             return unknown_size_limit
-        return math.floor(group_size * self.value / 100.0)
+        share = group_size * self.value / 100.0
+        return math.ceil(share) if round_up else math.floor(share)
 
     def __str__(self) -> str:
         return f"{self.value:g}%" if self.percent else str(int(self.value))
@@ -50,11 +55,34 @@ class Policy:
     cooldown: float = 300.0
     flap_max_heals: int = 3
     flap_window: float = 3600.0
+    # Storm guard: more unhealthy units than max(max_unhealthy of the group,
+    # min_heal_allowed) hold the whole group. The floor is Cluster
+    # Autoscaler's ok-total-unready-count: small groups always heal.
     max_unhealthy: Threshold = Threshold(50.0, True)
+    min_heal_allowed: int = 3
     # A percentage needs the group size; without it, tolerate this many.
     max_unhealthy_unknown_size: int = 2
+    # Units of one group replaced by one stack operation (rounded up, at
+    # least 1); the others wait for the next operation.
+    max_in_flight: Threshold = Threshold(50.0, True)
+    # A held unit is reconsidered only once its root cause has been clear
+    # this long (one Aodh evaluation period and then some): symptoms lag.
+    root_cause_settle: float = 90.0
     coalesce_window: float = 2.0
     max_dispatches_per_minute: int = 30
     max_attempts: int = 3
     retry_backoff: float = 30.0
-    execution_timeout: float = 1800.0
+    execution_timeout: float = 2100.0
+    # How long a cancelled execution may take to be confirmed terminal
+    # before the stack's breaker opens; no new attempt starts meanwhile.
+    cancel_timeout: float = 300.0
+
+    def storm_limit(self, group_size: Optional[int]) -> int:
+        allowed = self.max_unhealthy.limit(group_size,
+                                           self.max_unhealthy_unknown_size)
+        return max(allowed, self.min_heal_allowed)
+
+    def in_flight_limit(self, group_size: Optional[int]) -> int:
+        allowed = self.max_in_flight.limit(
+            group_size, self.max_unhealthy_unknown_size, round_up=True)
+        return max(allowed, 1)

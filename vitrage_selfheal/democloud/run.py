@@ -12,14 +12,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, TextIO
 
+from vitrage_selfheal import paths
 from vitrage_selfheal.cli.output import table
-from vitrage_selfheal.decide.reasons import Decision, Reason
+from vitrage_selfheal.model import Decision, Reason, Unit
+from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
 
 HERE = pathlib.Path(__file__).resolve().parent
 STACK_NAME = "selfheal-demo"
@@ -95,15 +96,15 @@ def wait_for(what: str, check: Callable[[], Any],
     raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
-def physical_ids(conn: Any, unit_keys: Iterable[str]) -> dict[str, tuple]:
+def physical_ids(conn: Any, units: Iterable[Unit]) -> dict[str, tuple]:
     """unit key -> (physical id, status) as Heat has it now."""
-    keys = list(unit_keys)
+    units = list(units)
     ids = {}
-    for stack_id in sorted({k.split("/", 1)[0] for k in keys}):
+    for stack_id in sorted({u.stack_id for u in units}):
         for res in conn.orchestration.resources(stack_id):
-            ids[f"{stack_id}/{res.name}"] = (res.physical_resource_id,
-                                             res.status)
-    return {k: ids.get(k, (None, None)) for k in keys}
+            ids[stack_id, res.name] = (res.physical_resource_id, res.status)
+    return {u.key: ids.get((u.stack_id, u.resource_name), (None, None))
+            for u in units}
 
 
 class CloudDemo:
@@ -118,6 +119,7 @@ class CloudDemo:
         self.recorder = Recorder()
         self.failures: list[str] = []
         self.timelines: list[Timeline] = []
+        self.members: dict[str, Unit] = {}
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -132,9 +134,7 @@ class CloudDemo:
         from vitrage_selfheal.dispatch.mistral import install_workflows
 
         # A fresh ledger: the demo's checks count this run's decisions.
-        if self.workdir.exists():
-            shutil.rmtree(self.workdir)
-        self.workdir.mkdir(parents=True)
+        paths.fresh_workdir(self.workdir)
         self.conn = openstack.connect(cloud=self.cloud)
         conf_file = self.workdir / "selfheal.conf"
         conf_file.write_text(
@@ -162,7 +162,8 @@ class CloudDemo:
         auth = self.conn.config.config["auth"]
         settings = settings_from(self.conf, self.workdir / "engine")
         settings.datasource_types = ("nova.host", "nova.instance",
-                                     "nova.zone", "heat.unit", "doctor")
+                                     "nova.zone", HEAT_UNIT_DATASOURCE,
+                                     "doctor")
         settings.extra["service_credentials"] = {
             "auth_type": "password", "auth_url": auth["auth_url"],
             "username": auth["username"], "password": auth["password"],
@@ -172,10 +173,10 @@ class CloudDemo:
                                             "Default"),
             "region_name": self.conn.config.region_name or "RegionOne",
             "interface": "public"}
-        settings.extra["heat.unit"]["cloud"] = self.cloud
+        settings.extra[HEAT_UNIT_DATASOURCE]["cloud"] = self.cloud
         # Listing every project's stacks needs Heat's global_index policy,
         # which devcloud's admin lacks; the demo stack is the admin's.
-        settings.extra["heat.unit"]["all_projects"] = "false"
+        settings.extra[HEAT_UNIT_DATASOURCE]["all_projects"] = "false"
         self.engine = EmbeddedEngine(settings, sink=self.app,
                                      ingest_conf=self.conf)
         self.service = EngineService(
@@ -220,20 +221,22 @@ class CloudDemo:
     def _graph_units(self) -> dict[str, list[str]]:
         units = {}
         with self.engine.lock:
-            for v in self.engine.vertices(vitrage_type="heat.unit",
+            for v in self.engine.vertices(vitrage_type=HEAT_UNIT_DATASOURCE,
                                           vitrage_is_deleted=False):
                 if v.get("root_stack_id") != self.stack_id:
                     continue
-                unit_key = f"{v.get('stack_id')}/{v.get('resource_name')}"
+                unit = Unit(self.stack_id, v.get("stack_id"),
+                            v.get("resource_name"))
+                self.members[unit.key] = unit
                 servers = [n.get("id") for n in self.engine.graph.neighbors(
                     v.vertex_id, vertex_attr_filter={
                         "vitrage_type": "nova.instance",
                         "vitrage_is_deleted": False})]
-                units[unit_key] = sorted(servers)
+                units[unit.key] = sorted(servers)
         return units if len(units) == 3 and all(units.values()) else {}
 
     def _physical_ids(self) -> dict[str, tuple]:
-        return physical_ids(self.conn, self.units)
+        return physical_ids(self.conn, (self.members[k] for k in self.units))
 
     # -- faults ------------------------------------------------------------
     def heal_fault(self, title: str, victims: list[str]) -> Timeline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Sequence
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from vitrage_selfheal.model import Unit
 
@@ -27,7 +27,19 @@ class Execution:
 
 
 class DispatchError(Exception):
-    """The executor could not be reached or refused the start."""
+    """The executor could not be reached, failed, or refused the call.
+
+    Unless `refused`, the outcome is unknown: a start may have been
+    created all the same (a timeout after Mistral stored it).
+    """
+
+    refused = False
+
+
+class DispatchRefused(DispatchError):
+    """The executor answered 4xx: it did not do what was asked."""
+
+    refused = True
 
 
 class Dispatcher(Protocol):
@@ -37,7 +49,6 @@ class Dispatcher(Protocol):
 
     def get(self, execution_id: str) -> Execution: ...
 
-
-class StackStatus(Protocol):
-    def status(self, root_stack_id: str) -> Optional[str]:
-        """Heat's stack_status (e.g. UPDATE_IN_PROGRESS), None if unknown."""
+    def cancel(self, execution_id: str, reason: str) -> Execution:
+        """Ask the executor to stop the execution; its state after that
+        (RUNNING until the executor confirms, MISSING if unknown)."""

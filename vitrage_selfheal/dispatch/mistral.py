@@ -23,7 +23,12 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 
 from vitrage_selfheal import workflows
-from vitrage_selfheal.dispatch.base import DispatchError, ExecState, Execution
+from vitrage_selfheal.dispatch.base import (
+    DispatchError,
+    DispatchRefused,
+    ExecState,
+    Execution,
+)
 from vitrage_selfheal.model import Unit
 
 DEFAULT_TIMEOUT = 10.0
@@ -77,7 +82,7 @@ class MistralDispatcher:
                           f"{self.endpoint}/executions", self.timeout,
                           json=body)
         if answer.status_code not in (200, 201):
-            raise DispatchError(
+            raise DispatchRefused(
                 f"Mistral refused to start {execution_id}: "
                 f"{_describe(answer)}")
         doc = _json_object(answer, f"start of {execution_id}")
@@ -99,6 +104,21 @@ class MistralDispatcher:
         doc = _json_object(answer, f"execution {execution_id}")
         _require(doc, ("state",), f"execution {execution_id}")
         return _execution(doc, execution_id)
+
+    def cancel(self, execution_id: str, reason: str) -> Execution:
+        """PUT state CANCELLED; Mistral refuses (4xx) an execution that has
+        ended already, so its state is read back either way."""
+        answer = _request(self.session, "PUT",
+                          f"{self.endpoint}/executions/{execution_id}",
+                          self.timeout,
+                          json={"state": "CANCELLED", "state_info": reason})
+        if answer.status_code == 404:
+            return Execution(execution_id, ExecState.MISSING)
+        if answer.status_code == 200:
+            doc = _json_object(answer, f"cancel of {execution_id}")
+            if isinstance(doc.get("state"), str):
+                return _execution(doc, execution_id)
+        return self.get(execution_id)
 
 
 def install_workflows(session: Any, endpoint: str,

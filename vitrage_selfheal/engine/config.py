@@ -14,10 +14,12 @@ import pathlib
 from collections.abc import Sequence
 from typing import Optional
 
+from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_TYPES = ("nova.host", "nova.instance", "nova.zone", "heat.stack",
-                 "heat.unit", "static", "aodh", "doctor")
+                 HEAT_UNIT_DATASOURCE, "static", "aodh", "doctor")
 
 
 def values_dir() -> str:
@@ -103,7 +105,7 @@ def settings_from(conf: object, workdir: pathlib.Path) -> EngineSettings:
         if parser.defaults():
             extra["DEFAULT"] = dict(parser.defaults())
     # The unit vertices show each unit's heal state from our ledger.
-    extra.setdefault("heat.unit", {}).setdefault(
+    extra.setdefault(HEAT_UNIT_DATASOURCE, {}).setdefault(
         "ledger_url", conf.selfheal.ledger_url)  # type: ignore[attr-defined]
     return EngineSettings(
         workdir=workdir,

@@ -34,6 +34,30 @@ class TemplateLoadError(Exception):
     pass
 
 
+class DatabaseNotOwned(Exception):
+    pass
+
+
+def check_resettable(url: Any) -> None:
+    """Raise DatabaseNotOwned unless `url` is an in-memory SQLite database.
+
+    The engine drops Vitrage's tables on start; pointed (by an override)
+    at a real Vitrage database, that would wipe a deployment's templates
+    and history.
+    """
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (
+            None, "", ":memory:"):
+        return
+    raise DatabaseNotOwned(
+        f"the embedded engine resets its Vitrage database on start and does "
+        f"so only on its own in-memory SQLite (sqlite://); refusing "
+        f"{parsed.render_as_string(hide_password=True)} (drop [database] "
+        f"connection from the engine's Vitrage overrides)")
+
+
 class _DirectBus:
     """Stands where oslo.messaging's Notifier was.
 
@@ -85,6 +109,7 @@ class EmbeddedEngine:
 
     # -- start --
     def start(self) -> EmbeddedEngine:
+        from oslo_config import cfg
         from oslo_db.sqlalchemy import enginefacade
         from vitrage import storage
         from vitrage.entity_graph import get_graph_driver
@@ -97,12 +122,16 @@ class EmbeddedEngine:
         from vitrage_selfheal.ingest.plugins.selfheal import SelfHealNotifier
 
         parse(self.settings.write())
+        # Checked as configured and, below, as oslo.db serves it: oslo.db
+        # keeps the process's first engine whatever the configuration says.
+        check_resettable(cfg.CONF.database.connection)
         _forget_previous_engine()
         self.db = storage.get_connection_from_config()
         # The embedded graph starts empty, so does its database: a stale
         # active_actions table would silence actions (Vitrage's own fresh
         # start clears it too), and oslo.db keeps one engine per process.
         db_engine = enginefacade.writer.get_engine()
+        check_resettable(db_engine.url)
         models.Base.metadata.drop_all(db_engine)
         models.Base.metadata.create_all(db_engine)
         self._load_templates()

@@ -16,7 +16,6 @@ import logging
 import threading
 from typing import Any, Optional, Protocol
 
-from vitrage_selfheal.decide.reasons import Decision, Reason
 from vitrage_selfheal.ingest.parse import (
     Ignored,
     Parsed,
@@ -24,7 +23,7 @@ from vitrage_selfheal.ingest.parse import (
     parse_external_action,
     parse_graph_event,
 )
-from vitrage_selfheal.model import HealRequest
+from vitrage_selfheal.model import Decision, HealRequest, Reason
 
 LOG = logging.getLogger(__name__)
 

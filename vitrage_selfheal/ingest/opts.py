@@ -11,11 +11,10 @@ from collections.abc import Iterable, Sequence
 
 from oslo_config import cfg
 
+from vitrage_selfheal.names import HEAL_WORKFLOW, HEAT_UNIT_DATASOURCE
+
 INGEST_GROUP = "selfheal_ingest"
 WEBHOOK_GROUP = "selfheal_webhook"
-
-DEFAULT_WORKFLOW = "selfheal.heal_units"
-UNIT_VITRAGE_TYPE = "heat.unit"
 
 OPTS = [
     cfg.StrOpt("heal_alarm_pattern", default=r"^selfheal\.heal\b",
@@ -29,11 +28,11 @@ OPTS = [
                help="Regex of alarms on a unit asking its group to grow."),
     cfg.StrOpt("scale_in_alarm_pattern", default=r"^selfheal\.scale_in\b",
                help="Regex of alarms on a unit asking its group to shrink."),
-    cfg.ListOpt("workflow_names", default=[DEFAULT_WORKFLOW],
+    cfg.ListOpt("workflow_names", default=[HEAL_WORKFLOW],
                 help="Workflows of vitrage.execute_external_action events "
                      "(execute_mistral) taken as heal requests; others are "
                      "ignored."),
-    cfg.StrOpt("unit_vitrage_type", default=UNIT_VITRAGE_TYPE,
+    cfg.StrOpt("unit_vitrage_type", default=HEAT_UNIT_DATASOURCE,
                help="vitrage_type of the unit vertices in Vitrage's graph."),
 ]
 
@@ -56,6 +55,11 @@ WEBHOOK_OPTS = [
                     "request."),
     cfg.IntOpt("max_body", default=1024 * 1024, min=1024,
                help="Largest accepted request body, in bytes."),
+    cfg.FloatOpt("refused_log_interval", default=60.0, min=0,
+                 help="Seconds between WARNING lines about requests "
+                      "refused before authentication (401, 413); the "
+                      "ones in between are counted, not logged, and never "
+                      "written to the ledger."),
 ]
 
 

@@ -14,9 +14,14 @@ import re
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
-from vitrage_selfheal.decide.reasons import Reason
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.model import UNIT_ID_SEPARATOR, HealRequest, Intent, Unit
+from vitrage_selfheal.model import (
+    UNIT_ID_SEPARATOR,
+    HealRequest,
+    Intent,
+    Reason,
+    Unit,
+)
 
 # Event type -> whether it reports the alarm becoming active.
 ALARM_EVENTS = {
@@ -135,6 +140,11 @@ def as_dict(value: Any) -> Optional[dict[str, Any]]:
     return None
 
 
+def _not_an_object(what: str, value: Any) -> Rejection:
+    return Rejection(Reason.MALFORMED,
+                     f"{what} is {type(value).__name__}, not an object")
+
+
 def duplicates_deduced_event(event_type: str, payload: Any) -> bool:
     """True for the `vitrage.alarm.*` twin of a `vitrage.deduced_alarm.*`.
 
@@ -176,9 +186,7 @@ def parse_external_action(payload: Any, source: str, conf: Any) -> Parsed:
     pats = patterns(conf)
     action = as_dict(payload)
     if action is None:
-        return Rejection(Reason.MALFORMED,
-                         f"{EXECUTE_EXTERNAL_ACTION} payload is "
-                         f"{type(payload).__name__}, not an object")
+        return _not_an_object(f"{EXECUTE_EXTERNAL_ACTION} payload", payload)
     workflow = action.get("workflow")
     if not isinstance(workflow, str) or not workflow:
         return Rejection(Reason.MALFORMED,
@@ -192,9 +200,7 @@ def parse_external_action(payload: Any, source: str, conf: Any) -> Parsed:
         return Rejection(Reason.MALFORMED, f"{where} is missing")
     given = as_dict(action["input"])
     if given is None:
-        return Rejection(Reason.MALFORMED,
-                         f"{where} is {type(action['input']).__name__}, "
-                         f"not an object")
+        return _not_an_object(where, action["input"])
     template = _find_template_text(given, "input")
     if template:
         return Rejection(Reason.UNRESOLVED_TEMPLATE,
@@ -219,9 +225,7 @@ def _parse_alarm(event_type: str, active: bool, payload: Any, source: str,
                  pats: Patterns) -> Parsed:
     alarm = as_dict(payload)
     if alarm is None:
-        return Rejection(Reason.MALFORMED,
-                         f"{event_type} payload is {type(payload).__name__},"
-                         f" not an object")
+        return _not_an_object(f"{event_type} payload", payload)
     name = alarm.get("name")
     if not isinstance(name, str) or not name.strip():
         alarm_id = _show(alarm.get("vitrage_id"))
@@ -231,9 +235,8 @@ def _parse_alarm(event_type: str, active: bool, payload: Any, source: str,
     raw_resource = alarm.get("resource")
     resource = as_dict(raw_resource) if raw_resource is not None else None
     if raw_resource is not None and resource is None:
-        return Rejection(Reason.MALFORMED,
-                         f"{event_type}: alarm {name!r} resource is "
-                         f"{type(raw_resource).__name__}, not an object")
+        return _not_an_object(f"{event_type}: alarm {name!r} resource",
+                              raw_resource)
     intent = pats.intent_of(name)
     if intent is None:
         on = _describe(resource)

@@ -1,8 +1,13 @@
 """The HTTP receiver of signed notifications (`vitrage-selfheal serve`).
 
 POST /v1/notifications with body `{"notification": <event type>,
-"payload": {...}}`, signed as `sign` does; GET /healthz. Plain WSGI on the
+"payload": {...}}`, signed as `sign` does; GET /healthz (200, or 503
+naming what is wrong, with the process's counters). Plain WSGI on the
 standard library's server: one endpoint does not justify a framework.
+
+Requests refused before their signature is verified (401, 413) are
+counted and logged at most once per `refused_log_interval`, never written
+to the ledger: anyone who reaches the port can send them.
 
 Signature: HMAC-SHA256 over `f"{timestamp}.".encode() + body`, hex, in
 `X-Selfheal-Signature: sha256=<hex>`, the timestamp (integer seconds) in
@@ -21,8 +26,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
 from wsgiref import simple_server
 
+from vitrage_selfheal import metrics
 from vitrage_selfheal.clock import Clock, SystemClock
-from vitrage_selfheal.decide.reasons import Reason
+from vitrage_selfheal.health import Health
 from vitrage_selfheal.ingest import (
     IngestStats,
     Outcome,
@@ -33,6 +39,8 @@ from vitrage_selfheal.ingest import (
 )
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.parse import Rejection, patterns
+from vitrage_selfheal.logs import Throttled
+from vitrage_selfheal.model import Reason
 
 LOG = logging.getLogger(__name__)
 
@@ -43,7 +51,11 @@ HEALTH_PATH = "/healthz"
 SOURCE = "webhook"
 _SCHEME = "sha256="
 
+# Requests refused before their signature was verified: 401, 413.
+UNAUTHENTICATED_COUNTER = "webhook.unauthenticated"
+
 StartResponse = Callable[..., Any]
+HealthCheck = Callable[[], Health]
 
 
 def _material(ts: str, body: bytes) -> bytes:
@@ -85,11 +97,18 @@ def verify(secret: Union[str, bytes], body: bytes, ts_header: Optional[str],
 
 
 class WebhookApp:
-    """WSGI application; thread-safe if the sink is."""
+    """WSGI application; thread-safe if the sink is.
+
+    `health` (default: the sink's `health` method, if it has one) and
+    `counters` (default: the sink's, else the process-wide registry)
+    feed GET /healthz.
+    """
 
     def __init__(self, sink: RequestSink, conf: Any,
                  clock: Optional[Clock] = None,
-                 stats: Optional[IngestStats] = None) -> None:
+                 stats: Optional[IngestStats] = None,
+                 counters: Optional[metrics.Counters] = None,
+                 health: Optional[HealthCheck] = None) -> None:
         group = conf[ingest_opts.WEBHOOK_GROUP]
         if not group.secret:
             # Fail closed: an unsigned receiver would let anyone on the
@@ -104,6 +123,12 @@ class WebhookApp:
         self._max_body = group.max_body
         self._clock = clock or SystemClock()
         self.stats = stats or IngestStats()
+        self.counters = (counters or getattr(sink, "counters", None)
+                         or metrics.default())
+        self._health = health or getattr(sink, "health", None)
+        self._refused_log = Throttled(LOG, logging.WARNING,
+                                      group.refused_log_interval,
+                                      self._clock)
 
     def __call__(self, environ: dict[str, Any],
                  start_response: StartResponse) -> Iterable[bytes]:
@@ -113,8 +138,8 @@ class WebhookApp:
             if method != "GET":
                 return _reply(start_response, 405, {"error": "use GET"},
                               allow="GET")
-            return _reply(start_response, 200,
-                          {"status": "ok", "counts": self.stats.snapshot()})
+            status, document = self._healthz()
+            return _reply(start_response, status, document)
         if path != NOTIFICATIONS_PATH:
             return _reply(start_response, 404, {"error": "not found"})
         if method != "POST":
@@ -128,11 +153,13 @@ class WebhookApp:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return self._refuse(400, "bad Content-Length")
+            return self._refuse_unauthenticated(400, "bad Content-Length",
+                                                environ)
         if length > self._max_body:
             _drain(environ["wsgi.input"], length, 4 * self._max_body)
-            return self._refuse(
-                413, f"body of {length} bytes exceeds {self._max_body}")
+            return self._refuse_unauthenticated(
+                413, f"body of {length} bytes exceeds {self._max_body}",
+                environ)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
 
         why = verify(self._secret, body,
@@ -141,7 +168,7 @@ class WebhookApp:
                      self._clock.now(), self._max_skew)
         if why is not None:
             self.stats.count("unauthorized")
-            return self._refuse(401, f"{why} from {_peer(environ)}")
+            return self._refuse_unauthenticated(401, why, environ)
 
         try:
             document = json.loads(body.decode("utf-8"))
@@ -161,9 +188,36 @@ class WebhookApp:
             return 503, _document(outcome)
         return 202, _document(outcome)
 
+    def _healthz(self) -> tuple[int, dict[str, Any]]:
+        try:
+            health = self._health() if self._health else Health()
+        except Exception as exc:
+            LOG.exception("health check failed")
+            health = Health((f"health check failed: "
+                             f"{type(exc).__name__}: {exc}",))
+        document = {"status": "ok" if health.ok else "degraded",
+                    "problems": list(health.problems),
+                    "counts": self.stats.snapshot(),
+                    "counters": self.counters.snapshot()}
+        return (200 if health.ok else 503), document
+
+    def _refuse_unauthenticated(self, status: int, why: str,
+                                environ: dict[str, Any]
+                                ) -> tuple[int, dict[str, Any]]:
+        # Anyone who can reach the port can send these: a ledger row each
+        # would let them fill the ledger, a log line each the disk. A
+        # misconfigured sender (wrong secret, skewed clock) still shows:
+        # in the counter on /healthz and in a WARNING per interval.
+        self.counters.inc(UNAUTHENTICATED_COUNTER)
+        detail = f"{why} from {_peer(environ)}"
+        self._refused_log.log("webhook: refused with HTTP %d: %s", status,
+                              detail)
+        return status, {"outcome": "refused", "decisions": [],
+                        "detail": detail, "error": detail}
+
     def _refuse(self, status: int, detail: str) -> tuple[int, dict[str, Any]]:
-        # Counted through the sink like any other malformed input, so that
-        # a misconfigured sender (wrong secret, skewed clock) is visible in
+        # Authenticated but malformed: recorded through the sink like any
+        # other malformed input, so that a broken sender is visible in
         # the ledger and not only in this process's log.
         outcome = deliver(Rejection(Reason.MALFORMED, detail), self._sink,
                           SOURCE, self.stats)
@@ -229,10 +283,13 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn,
 
 def make_server(sink: RequestSink, conf: Any, host: Optional[str] = None,
                 port: Optional[int] = None, clock: Optional[Clock] = None,
-                stats: Optional[IngestStats] = None) -> ThreadingWSGIServer:
+                stats: Optional[IngestStats] = None,
+                counters: Optional[metrics.Counters] = None,
+                health: Optional[HealthCheck] = None) -> ThreadingWSGIServer:
     """A bound, not yet serving, server; port 0 picks a free port."""
     group = conf[ingest_opts.WEBHOOK_GROUP]
-    app = WebhookApp(sink, conf, clock=clock, stats=stats)
+    app = WebhookApp(sink, conf, clock=clock, stats=stats,
+                     counters=counters, health=health)
     server = simple_server.make_server(
         host if host is not None else group.bind_host,
         port if port is not None else group.port, app,

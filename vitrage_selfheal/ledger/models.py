@@ -103,7 +103,8 @@ class IntentRow(Base):
 
 
 class BatchRow(Base):
-    """One heal of one root stack: its units, attempts and execution."""
+    """One operation on one root stack (today: a heal of some of its
+    units): its units, attempts and current execution."""
 
     __tablename__ = "batches"
     __table_args__ = (sa.UniqueConstraint("root_stack_id", "open_slot",
@@ -130,6 +131,32 @@ class BatchRow(Base):
     lease_until: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
                                                              default=OPEN)
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="heal")
+    # Why the next start waits (a Reason's value), so it is logged once.
+    wait_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
+    # A start of `execution_id` failed without a clear answer: Mistral may
+    # have it, so the id (and the units) must not change before it is known.
+    start_unconfirmed: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False)
+    cancel_requested_at: orm.Mapped[Optional[float]] = orm.mapped_column(
+        sa.Float)
+
+
+class AttemptRow(Base):
+    """One try of an operation: a start call and what became of it."""
+
+    __tablename__ = "attempts"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
+                                            autoincrement=True)
+    batch_id: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)
+    attempt: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    execution_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    started_at: orm.Mapped[float] = orm.mapped_column(sa.Float, index=True)
+    finished_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    # STARTED, START_FAILED, SUCCESS, FAILED, STUCK, LOST
+    outcome: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    detail: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
 
 
 class HoldRow(Base):

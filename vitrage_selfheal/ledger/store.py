@@ -15,10 +15,10 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
-from vitrage_selfheal.decide.reasons import Decision
 from vitrage_selfheal.ledger.models import (
     OPEN,
     AlarmRow,
+    AttemptRow,
     BatchRow,
     CounterRow,
     DecisionRow,
@@ -26,36 +26,17 @@ from vitrage_selfheal.ledger.models import (
     IntentRow,
     UnitRow,
 )
-from vitrage_selfheal.model import HealRequest, Intent, Unit
-
-GLOBAL_SCOPE = "global"
-
-
-class IntentState:
-    PENDING = "PENDING"
-    BATCHED = "BATCHED"
-    DONE = "DONE"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class BatchState:
-    INTENDED = "INTENDED"      # persisted, execution not confirmed started
-    RUNNING = "RUNNING"
-    RETRY_WAIT = "RETRY_WAIT"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-
-    OPEN = (INTENDED, RUNNING, RETRY_WAIT)
-
-
-class HoldKind:
-    OPERATOR = "operator"
-    BREAKER = "breaker"
-
-
-def stack_scope(root_stack_id: str) -> str:
-    return f"stack:{root_stack_id}"
+from vitrage_selfheal.model import (  # noqa: F401 - the ledger's names
+    GLOBAL_SCOPE,
+    BatchState,
+    Decision,
+    HealRequest,
+    HoldKind,
+    Intent,
+    IntentState,
+    Unit,
+    stack_scope,
+)
 
 
 def _sqlite_file(url: str) -> Optional[pathlib.Path]:
@@ -118,11 +99,24 @@ class LedgerTx:
             replica=replica))
 
     def count(self, name: str, by: int = 1) -> None:
-        row = self.s.get(CounterRow, name)
-        if row is None:
-            self.s.add(CounterRow(name=name, value=by))
-        else:
-            row.value += by
+        """`value = value + by` in the database: two replicas counting at
+        once both count, and a lost insert race cannot fail the decision's
+        transaction (the insert runs in a savepoint)."""
+        if self._bump(name, by):
+            return
+        try:
+            with self.s.begin_nested():
+                self.s.execute(sa.insert(CounterRow).values(name=name,
+                                                            value=by))
+        except exc.IntegrityError:
+            self._bump(name, by)
+
+    def _bump(self, name: str, by: int) -> bool:
+        done = self.s.execute(
+            sa.update(CounterRow).where(CounterRow.name == name)
+            .values(value=CounterRow.value + by)
+            .execution_options(synchronize_session=False))
+        return done.rowcount == 1
 
     def counters(self) -> dict[str, int]:
         return {r.name: r.value for r in self.s.scalars(sa.select(CounterRow))}
@@ -171,16 +165,24 @@ class LedgerTx:
         return list(self.s.scalars(sa.select(UnitRow).where(
             UnitRow.held_reason.is_not(None)).order_by(UnitRow.unit_key)))
 
-    @staticmethod
-    def as_unit(row: UnitRow) -> Unit:
-        return Unit(root_stack_id=row.root_stack_id, stack_id=row.stack_id,
-                    resource_name=row.resource_name,
-                    physical_id=row.physical_id, group=row.group_key,
-                    group_size=row.group_size)
+    def hold_unit(self, unit_key: str, decision: Decision) -> None:
+        """Apply a HOLD: the unit is reconsidered on every tick."""
+        row = self.s.get(UnitRow, unit_key)
+        row.held_reason = decision.reason.value
+        row.held_detail = decision.detail
+        row.held_until = decision.until
 
-    def group_units(self, group_key: str) -> list[UnitRow]:
-        return list(self.s.scalars(sa.select(UnitRow).where(
-            UnitRow.group_key == group_key)))
+    def release_unit(self, unit_key: str) -> None:
+        row = self.s.get(UnitRow, unit_key)
+        row.held_reason, row.held_detail, row.held_until = None, "", None
+
+    def mark_healed(self, unit_key: str, now: float,
+                    physical_id: Optional[str]) -> None:
+        row = self.s.get(UnitRow, unit_key)
+        row.last_healed_at = now
+        row.heal_times = f"{row.heal_times} {now:.3f}".strip()
+        if physical_id:
+            row.physical_id = physical_id
 
     # -- alarms --------------------------------------------------------------
     def activate_alarm(self, req: HealRequest, now: float) -> Optional[str]:
@@ -269,6 +271,9 @@ class LedgerTx:
             IntentRow.open_slot == OPEN).order_by(IntentRow.id)))
 
     # -- batches -------------------------------------------------------------
+    def batch(self, batch_id: Optional[str]) -> Optional[BatchRow]:
+        return self.s.get(BatchRow, batch_id) if batch_id else None
+
     def open_batch(self, root_stack_id: str) -> Optional[BatchRow]:
         return self.s.scalar(sa.select(BatchRow).where(
             BatchRow.root_stack_id == root_stack_id,
@@ -315,13 +320,35 @@ class LedgerTx:
             return None
         return self.s.get(BatchRow, batch_id, populate_existing=True)
 
-    def batches_since(self, since: float) -> int:
-        return self.s.scalar(sa.select(sa.func.count()).select_from(
-            BatchRow).where(BatchRow.created_at >= since)) or 0
+    def set_batch_units(self, batch: BatchRow,
+                        vertex_ids: list[str]) -> None:
+        batch.units = json.dumps(sorted(vertex_ids))
 
-    def batches(self, limit: int = 50) -> list[BatchRow]:
-        return list(self.s.scalars(sa.select(BatchRow).order_by(
-            BatchRow.created_at.desc()).limit(limit)))
+    # -- attempts ------------------------------------------------------------
+    def add_attempt(self, batch: BatchRow, now: float) -> AttemptRow:
+        row = AttemptRow(batch_id=batch.id, attempt=batch.attempt,
+                         execution_id=batch.execution_id, started_at=now,
+                         outcome=AttemptOutcome.STARTED, detail="")
+        self.s.add(row)
+        return row
+
+    def finish_attempt(self, batch: BatchRow, outcome: str, now: float,
+                       detail: str = "") -> None:
+        row = self.s.scalar(sa.select(AttemptRow).where(
+            AttemptRow.batch_id == batch.id,
+            AttemptRow.execution_id == batch.execution_id,
+            AttemptRow.finished_at.is_(None)).order_by(
+            AttemptRow.id.desc()).limit(1))
+        if row is not None:
+            row.outcome, row.finished_at, row.detail = outcome, now, detail
+
+    def attempts(self, batch_id: str) -> list[AttemptRow]:
+        return list(self.s.scalars(sa.select(AttemptRow).where(
+            AttemptRow.batch_id == batch_id).order_by(AttemptRow.id)))
+
+    def starts_since(self, since: float) -> int:
+        return self.s.scalar(sa.select(sa.func.count()).select_from(
+            AttemptRow).where(AttemptRow.started_at >= since)) or 0
 
     # -- holds ---------------------------------------------------------------
     def holds(self) -> list[HoldRow]:
@@ -351,6 +378,15 @@ class LedgerTx:
         for row in rows:
             self.s.delete(row)
         return len(rows)
+
+
+class AttemptOutcome:
+    STARTED = "STARTED"
+    START_FAILED = "START_FAILED"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    STUCK = "STUCK"
+    LOST = "LOST"
 
 
 class AlreadyRecorded(Exception):

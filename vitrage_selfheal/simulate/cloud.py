@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from vitrage_selfheal.model import Unit
+from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
 from vitrage_selfheal.simulate.scenario import Event, Scenario, ScenarioError
 
 ZONE = "nova"
@@ -37,6 +38,7 @@ class _Unit:
     servers: list[str]
     state: str
     generation: int = 0
+    state_reason: str = ""
 
     def as_unit(self, group_size: int) -> Unit:
         return Unit(root_stack_id=self.root, stack_id=self.group_stack,
@@ -82,7 +84,7 @@ class SimulatedCloud:
             "resource_name": unit.name, "physical_id": unit.physical_id,
             "group": unit.group_stack, "group_name": unit.group_name,
             "group_size": self.group_size(unit.group_stack),
-            "state": unit.state,
+            "state": unit.state, "state_reason": unit.state_reason,
             "server_ids": [s for s in unit.servers if s in self.instances],
             "project_id": self.scenario.project_id,
             "name": f"{unit.group_name}/{unit.name}",
@@ -136,8 +138,9 @@ class SimulatedCloud:
                         init)
         engine.snapshot("heat.stack", [self.stack_entity(s.id)
                                        for s in self.scenario.stacks], init)
-        engine.snapshot("heat.unit", [self.unit_event(u) for _, u in
-                                      sorted(self.units.items())], init)
+        engine.snapshot(HEAT_UNIT_DATASOURCE,
+                        [self.unit_event(u) for _, u in
+                         sorted(self.units.items())], init)
         if self.scenario.switches:
             self.write_static()
             engine.pull("static")
@@ -181,9 +184,15 @@ class SimulatedCloud:
         server_id = str(arg)
         if server_id not in self.instances:
             raise ScenarioError(f"unknown instance {server_id!r}")
+        # Marked while Nova still lists the server, as the driver does.
+        missing = self._mark_missing(server_id)
         spec = self.instances.pop(server_id)
         self._delete_notification(server_id, spec, engine)
-        self._refresh_units_of(server_id, engine)
+        if missing:
+            from vitrage.common.constants import DatasourceAction
+            engine.snapshot(HEAT_UNIT_DATASOURCE,
+                            [self.unit_event(u) for u in missing],
+                            DatasourceAction.SNAPSHOT)
 
     def _delete_notification(self, server_id: str, spec: dict,
                              engine: Any) -> None:
@@ -266,6 +275,7 @@ class SimulatedCloud:
                                            name=new)
                 new_servers.append(new)
             sim.servers, sim.state = new_servers, "UPDATE_COMPLETE"
+            sim.state_reason = ""
             replaced.append(f"{unit.key} -> {sim.physical_id}")
             events.append(sim)
         from vitrage.common.constants import DatasourceAction
@@ -274,7 +284,8 @@ class SimulatedCloud:
         engine.snapshot("nova.instance",
                         [self.instance_entity(s) for u in events
                          for s in u.servers], DatasourceAction.SNAPSHOT)
-        engine.snapshot("heat.unit", [self.unit_event(u) for u in events],
+        engine.snapshot(HEAT_UNIT_DATASOURCE,
+                        [self.unit_event(u) for u in events],
                         DatasourceAction.SNAPSHOT)
         return replaced
 
@@ -287,18 +298,24 @@ class SimulatedCloud:
                 return host
         return self.scenario.hosts[0]
 
-    def _refresh_units_of(self, server_id: str, engine: Any) -> None:
-        """What the heat.unit driver reports when Nova says a server of a
-        settled unit is gone: SERVER_MISSING (Heat itself cannot know)."""
-        from vitrage.common.constants import DatasourceAction
-        touched = [u for u in self.units.values() if server_id in u.servers]
-        for unit in touched:
-            if unit.state.endswith("_COMPLETE"):
-                unit.state = "SERVER_MISSING"
-        if touched:
-            engine.snapshot("heat.unit", [self.unit_event(u)
-                                          for u in touched],
-                            DatasourceAction.SNAPSHOT)
+    def _mark_missing(self, server_id: str) -> list[_Unit]:
+        """The units the heat.unit driver reports SERVER_MISSING when Nova
+        says `server_id` is gone, decided by the driver's own code."""
+        from vitrage_selfheal.datasources.heat.unit import server_loss
+        from vitrage_selfheal.datasources.heat.unit.properties import (
+            UnitProps,
+        )
+
+        marked = []
+        for unit in self.units.values():
+            changed = server_loss.mark_missing(
+                self.unit_event(unit), server_id,
+                self.stack_status.get(unit.root))
+            if changed is not None:
+                unit.state = changed[UnitProps.STATE]
+                unit.state_reason = changed[UnitProps.STATE_REASON]
+                marked.append(unit)
+        return marked
 
     def _instance_arg(self, arg: Any) -> tuple[str, str]:
         if not isinstance(arg, dict) or arg.get("id") not in self.instances \

@@ -6,7 +6,7 @@ import collections
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from vitrage_selfheal.decide.reasons import Decision
+from vitrage_selfheal.model import Decision
 
 
 class Report:

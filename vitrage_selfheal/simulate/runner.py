@@ -67,6 +67,17 @@ class RecordingExecutor:
                                   [u.key for u in run.units])
         return Execution(run.id, run.state)
 
+    def cancel(self, execution_id: str, reason: str) -> Execution:
+        run = self.runs.get(execution_id)
+        if run is None:
+            return Execution(execution_id, ExecState.MISSING)
+        if run.state is ExecState.RUNNING:
+            run.state = ExecState.ERROR
+            self.cloud.stack_status[run.root] = "UPDATE_FAILED"
+            self.report.execution(self.clock.now(), "cancelled", run.root,
+                                  [u.key for u in run.units])
+        return Execution(run.id, run.state, state_info=reason)
+
     def get(self, execution_id: str) -> Execution:
         run = self.runs.get(execution_id)
         if run is None:
@@ -151,7 +162,7 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
     pending = list(scenario.timeline)
     last = pending[-1].at if pending else 0.0
     end = scenario.duration if scenario.duration is not None else \
-        last + 3 * scenario.heal_duration + 3 * healer.pipeline.policy\
+        last + 3 * scenario.heal_duration + 3 * healer.policy\
         .coalesce_window + 10
     elapsed = 0.0
     while elapsed <= end:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-HEAL_WORKFLOW = "selfheal.heal_units"
+from vitrage_selfheal.names import HEAL_WORKFLOW
+
+__all__ = ["HEAL_WORKFLOW", "load", "names"]
 
 _SUFFIX = ".yaml"
 

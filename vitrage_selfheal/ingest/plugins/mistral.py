@@ -16,21 +16,18 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from oslo_config import cfg
 from vitrage.notifier.plugins.mistral.mistral_notifier import MistralNotifier
 
 from vitrage_selfheal.ingest import RequestSink
 from vitrage_selfheal.ingest.parse import EXECUTE_EXTERNAL_ACTION, patterns
+from vitrage_selfheal.ingest.plugins import notifier_opt
 from vitrage_selfheal.ingest.plugins.selfheal import SelfHealNotifier
 
 NAME = "mistral"
 
 OPTS = [
-    cfg.StrOpt("notifier",
-               default="vitrage_selfheal.ingest.plugins.mistral."
-                       "SelfHealMistralNotifier",
-               required=True,
-               help="mistral notifier class path (selfheal-aware)"),
+    notifier_opt(__name__, "SelfHealMistralNotifier",
+                 "mistral notifier (selfheal-aware)"),
 ]
 
 

@@ -22,6 +22,7 @@ from vitrage.notifier.plugins.base import NotifierBase
 from vitrage_selfheal.ingest import IngestStats, RequestSink, ingest
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.parse import duplicates_deduced_event, patterns
+from vitrage_selfheal.ingest.plugins import notifier_opt
 
 LOG = logging.getLogger(__name__)
 
@@ -29,11 +30,7 @@ NAME = "selfheal"
 SOURCE = "vitrage.notifier"
 
 OPTS = [
-    cfg.StrOpt("notifier",
-               default="vitrage_selfheal.ingest.plugins.selfheal."
-                       "SelfHealNotifier",
-               required=True,
-               help="selfheal notifier class path"),
+    notifier_opt(__name__, "SelfHealNotifier", "selfheal notifier"),
     cfg.StrOpt("config_file", default="",
                help="The vitrage-selfheal configuration file (alarm "
                     "patterns, ledger, Mistral). Empty: built-in defaults."),

@@ -30,6 +30,7 @@ from vitrage.notifier.plugins.base import NotifierBase
 from vitrage_selfheal.clock import Clock, SystemClock
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.parse import as_dict, duplicates_deduced_event
+from vitrage_selfheal.ingest.plugins import notifier_opt
 from vitrage_selfheal.ingest.webhook import sign
 
 LOG = logging.getLogger(__name__)
@@ -37,11 +38,8 @@ LOG = logging.getLogger(__name__)
 NAME = "selfheal_webhook"
 
 OPTS = [
-    cfg.StrOpt("notifier",
-               default="vitrage_selfheal.ingest.plugins.selfheal_webhook."
-                       "SelfHealWebhookNotifier",
-               required=True,
-               help="selfheal webhook notifier class path"),
+    notifier_opt(__name__, "SelfHealWebhookNotifier",
+                 "selfheal webhook notifier"),
     cfg.StrOpt("url", default="",
                help="The receiver's notifications URL, e.g. "
                     "http://host:9779/v1/notifications."),

@@ -12,7 +12,8 @@ from oslo_config import cfg
 from vitrage.common.constants import DatasourceOpts as DSOpts
 from vitrage.common.constants import UpdateMethod
 
-HEAT_UNIT_DATASOURCE = "heat.unit"
+# Re-exported: the driver and the transformer import it from here.
+from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE as HEAT_UNIT_DATASOURCE
 
 DEFAULT_GROUP_TYPES = ["OS::Heat::AutoScalingGroup", "OS::Heat::ResourceGroup"]
 

@@ -25,6 +25,7 @@ from vitrage.common.constants import DatasourceAction, GraphAction
 from vitrage.common.constants import DatasourceProperties as DSProps
 from vitrage.datasources.driver_base import DriverBase
 
+from vitrage_selfheal import metrics
 from vitrage_selfheal.datasources.heat.unit import (
     DEFAULT_GROUP_TYPES,
     HEAT_UNIT_DATASOURCE,
@@ -49,6 +50,10 @@ EVENT_TYPES = [
     for phase in ("end", "error")
 ] + ["orchestration.autoscaling.end", "orchestration.autoscaling.error",
       *sl.DELETE_EVENTS]
+
+
+# Every Heat or Nova read that failed; the ERROR line says which.
+READ_ERRORS = "datasource.heat_unit.read_errors"
 
 
 class HeatReadError(Exception):
@@ -134,9 +139,12 @@ class HeatUnitDriver(DriverBase):
                  heal_state: Optional[Callable[[str], str]] = None,
                  group_types: Optional[list[str]] = None,
                  nested_depth: Optional[int] = None,
-                 all_projects: Optional[bool] = None) -> None:
+                 all_projects: Optional[bool] = None,
+                 counters: Optional[metrics.Counters] = None) -> None:
         super().__init__()
         self._conn = conn
+        # Vitrage builds drivers without arguments: the process's registry.
+        self._counters = counters or metrics.default()
         self._heal_state = heal_state
         self._group_types = frozenset(
             group_types if group_types is not None
@@ -200,8 +208,10 @@ class HeatUnitDriver(DriverBase):
                               _field(event, "tenant_id")))
         except Exception:
             # Raising here would also lose the other drivers' events.
-            LOG.exception("heat.unit: %s for stack %s not handled",
-                          event_type, stack_id)
+            self._counters.inc(READ_ERRORS)
+            LOG.exception("heat.unit: %s for %s not handled", event_type,
+                          f"server {server_id}" if server_id
+                          else f"stack {stack_id}")
             return []
         return self.make_pickleable(events, HEAT_UNIT_DATASOURCE,
                                     DatasourceAction.UPDATE)
@@ -210,7 +220,16 @@ class HeatUnitDriver(DriverBase):
     def _read_all(self, only_changed: bool) -> list[dict]:
         with self._lock:
             events: list[dict] = []
-            roots = self._root_stacks()
+            try:
+                roots = self._root_stacks()
+            except Exception as exc:
+                # Raised on, so that Vitrage aborts this snapshot and
+                # deletes no unit as outdated.
+                self._read_failed(
+                    "listing the root stacks"
+                    + (" of all projects" if self._all_projects else ""),
+                    exc, "no unit updated")
+                raise
             for stack in roots:
                 events += self._refresh(stack, only_changed)
             for gone in set(self._units) - {s["id"] for s in roots}:
@@ -309,10 +328,10 @@ class HeatUnitDriver(DriverBase):
         except Exception as exc:
             # Re-sent unchanged so the snapshot does not delete them as
             # outdated over a passing Heat error.
-            LOG.warning("heat.unit: reading stack %s failed (%s); keeping "
-                        "its %d units", root_id, exc, len(old))
+            self._read_failed(f"reading root stack {root_id}", exc,
+                              f"keeping its {len(old)} units as last read")
             return [] if only_changed else [dict(e) for e in old.values()]
-        existing = sl.existing_servers(self.conn)
+        existing = self._existing_servers(root_id)
         if existing is not None:
             walk.units = sl.apply_missing(walk.units, existing)
         new = {unit_id(e): e for e in walk.units}
@@ -324,6 +343,23 @@ class HeatUnitDriver(DriverBase):
         self._projects[root_id] = root["project_id"]
         self._roots.update(dict.fromkeys(walk.stacks, root_id))
         return events
+
+    def _existing_servers(self, root_id: str) -> Optional[set[str]]:
+        try:
+            return sl.existing_servers(self.conn)
+        except Exception as exc:
+            self._read_failed(
+                "listing Nova servers (all projects)", exc,
+                f"servers deleted outside Heat not detected in stack "
+                f"{root_id}")
+            return None
+
+    def _read_failed(self, what: str, exc: Exception,
+                     consequence: str) -> None:
+        # ERROR, not WARNING: while reads fail, broken units go unseen.
+        self._counters.inc(READ_ERRORS)
+        LOG.error("heat.unit: %s failed (%s: %s); %s", what,
+                  type(exc).__name__, exc, consequence)
 
     def _forget(self, root_id: str) -> list[dict]:
         old = self._units.pop(root_id, {})

@@ -48,8 +48,8 @@ class LedgerHealState:
         return state
 
     def _state(self, tx: Any, unit_key: str) -> str:
-        from vitrage_selfheal.decide.reasons import Reason
         from vitrage_selfheal.ledger.store import HoldKind
+        from vitrage_selfheal.model import Reason
 
         if tx.open_intent(unit_key) is not None:
             return HealState.HEALING

@@ -40,13 +40,9 @@ def mark_missing(unit: dict, server_id: str, root_status: Optional[str]
         return None
     if not settled(unit.get(P.STATE, "")):
         return None
-    changed = dict(unit)
-    changed[P.STATE] = SERVER_MISSING
-    changed[P.STATE_REASON] = (f"server {server_id} deleted outside Heat "
-                               f"while the stack was {root_status}")
-    changed[P.SERVER_IDS] = [s for s in unit[P.SERVER_IDS]
-                             if s != server_id]
-    return changed
+    return _missing(unit, [server_id],
+                    f"server {server_id} deleted outside Heat while the "
+                    f"stack was {root_status}")
 
 
 def apply_missing(units: list[dict], existing: set[str]) -> list[dict]:
@@ -55,19 +51,21 @@ def apply_missing(units: list[dict], existing: set[str]) -> list[dict]:
     for unit in units:
         gone = [s for s in unit.get(P.SERVER_IDS, ()) if s not in existing]
         if gone and settled(unit.get(P.STATE, "")):
-            unit = dict(unit)
-            unit[P.STATE] = SERVER_MISSING
-            unit[P.STATE_REASON] = (f"server(s) {', '.join(gone)} not "
-                                    f"found in Nova")
-            unit[P.SERVER_IDS] = [s for s in unit[P.SERVER_IDS]
-                                  if s in existing]
+            unit = _missing(unit, gone,
+                            f"server(s) {', '.join(gone)} not found in Nova")
         out.append(unit)
     return out
 
 
-def existing_servers(conn: Any) -> Optional[set[str]]:
-    """Every server id Nova lists (all projects); None if it cannot say."""
-    try:
-        return {s.id for s in conn.compute.servers(all_projects=True)}
-    except Exception:
-        return None
+def _missing(unit: dict, gone: list[str], reason: str) -> dict:
+    changed = dict(unit)
+    changed[P.STATE] = SERVER_MISSING
+    changed[P.STATE_REASON] = reason
+    changed[P.SERVER_IDS] = [s for s in unit[P.SERVER_IDS] if s not in gone]
+    return changed
+
+
+def existing_servers(conn: Any) -> set[str]:
+    """Every server id Nova lists (all projects); raises what Nova raised,
+    for the caller to count and log."""
+    return {s.id for s in conn.compute.servers(all_projects=True)}

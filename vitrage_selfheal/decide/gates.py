@@ -1,0 +1,22 @@
+"""Which stages run where. One list for the start of any operation, so a
+first attempt, a retry, a resume and a restart ask the same questions."""
+
+from __future__ import annotations
+
+from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown
+from vitrage_selfheal.decide.flap import FlapDamping
+from vitrage_selfheal.decide.holds import CircuitBreaker, OperatorHold
+from vitrage_selfheal.decide.stack import RateLimit, StackSettled
+from vitrage_selfheal.decide.stage import Stage
+from vitrage_selfheal.decide.storm import StormGuard
+from vitrage_selfheal.decide.suppress import RootCauseSuppression
+
+# A new alarm on a unit.
+ADMISSION: tuple[Stage, ...] = (
+    OperatorHold(), CircuitBreaker(), RootCauseSuppression(),
+    AlreadyHealing(), Cooldown(), FlapDamping(), StormGuard())
+
+# Every start of a stack operation: first the stack, then each unit in it.
+START_STACK: tuple[Stage, ...] = (
+    OperatorHold(), CircuitBreaker(), StackSettled(), RateLimit())
+START_UNIT: tuple[Stage, ...] = (RootCauseSuppression(), StormGuard())

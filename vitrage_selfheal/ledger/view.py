@@ -1,0 +1,93 @@
+"""The ledger as the read-only HistoryView the decide stages need.
+
+Rows become frozen records here, so no stage can change the database by
+accident; writes go through LedgerTx.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+
+from vitrage_selfheal.ledger.models import (
+    AlarmRow,
+    HoldRow,
+    IntentRow,
+    UnitRow,
+)
+from vitrage_selfheal.ledger.store import LedgerTx
+from vitrage_selfheal.model import (
+    AlarmRecord,
+    HoldRecord,
+    Intent,
+    IntentRecord,
+    UnitRecord,
+)
+
+
+def unit_record(row: UnitRow) -> UnitRecord:
+    return UnitRecord(
+        unit_key=row.unit_key, root_stack_id=row.root_stack_id,
+        stack_id=row.stack_id, resource_name=row.resource_name,
+        group_key=row.group_key, physical_id=row.physical_id,
+        group_size=row.group_size, held_reason=row.held_reason,
+        held_until=row.held_until, last_healed_at=row.last_healed_at,
+        heal_times=tuple(float(t) for t in (row.heal_times or "").split()))
+
+
+def alarm_record(row: AlarmRow) -> AlarmRecord:
+    return AlarmRecord(
+        unit_key=row.unit_key, alarm_key=row.alarm_key,
+        alarm_name=row.alarm_name, intent=row.intent, active=row.active,
+        since=row.since, cleared_at=row.cleared_at,
+        activations=row.activations)
+
+
+def intent_record(row: IntentRow) -> IntentRecord:
+    return IntentRecord(
+        id=row.id, unit_key=row.unit_key, root_stack_id=row.root_stack_id,
+        incident=row.incident, state=row.state, created_at=row.created_at,
+        batch_id=row.batch_id)
+
+
+def hold_record(row: HoldRow) -> HoldRecord:
+    return HoldRecord(scope=row.scope, kind=row.kind, reason=row.reason,
+                      since=row.since)
+
+
+class LedgerView:
+    """HistoryView (decide/view.py) over one ledger transaction."""
+
+    def __init__(self, tx: LedgerTx) -> None:
+        self._tx = tx
+
+    def unit(self, unit_key: str) -> Optional[UnitRecord]:
+        row = self._tx.unit(unit_key)
+        return unit_record(row) if row is not None else None
+
+    def hold_for(self, root_stack_id: str) -> Optional[HoldRecord]:
+        row = self._tx.hold_for(root_stack_id)
+        return hold_record(row) if row is not None else None
+
+    def active_alarms(self, unit_key: str,
+                      intent: Intent) -> list[AlarmRecord]:
+        return [alarm_record(r)
+                for r in self._tx.active_alarms(unit_key, intent)]
+
+    def last_cleared(self, unit_key: str,
+                     intent: Intent) -> Optional[float]:
+        return self._tx.s.scalar(sa.select(sa.func.max(AlarmRow.cleared_at))
+                                 .where(AlarmRow.unit_key == unit_key,
+                                        AlarmRow.intent == intent.value,
+                                        AlarmRow.active.is_(False)))
+
+    def open_intent(self, unit_key: str) -> Optional[IntentRecord]:
+        row = self._tx.open_intent(unit_key)
+        return intent_record(row) if row is not None else None
+
+    def unhealthy_in_group(self, group_key: str) -> list[str]:
+        return self._tx.unhealthy_in_group(group_key)
+
+    def starts_since(self, since: float) -> int:
+        return self._tx.starts_since(since)

@@ -1,0 +1,12 @@
+"""Names shared by the plugin, its Vitrage datasource and its Mistral
+workflow: defined once here.
+
+Imports nothing, so that every module (the datasource, which Vitrage
+loads on its own, included) may import it.
+"""
+
+# The Vitrage datasource and vertex type of the units.
+HEAT_UNIT_DATASOURCE = "heat.unit"
+
+# The Mistral workflow that heals units (workflows/heal_units.yaml).
+HEAL_WORKFLOW = "selfheal.heal_units"

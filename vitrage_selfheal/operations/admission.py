@@ -1,0 +1,179 @@
+"""Admission: a request on a unit becomes decisions, all persisted.
+
+The decide stages say whether a heal goes on; this module applies what
+they say to the ledger (alarm bookkeeping, queueing, holding). A held unit
+is reconsidered by `Admission.reconsider` (every tick), so a hold never
+loses a heal: when its cause lapses and the unit is still unhealthy, it is
+healed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from vitrage_selfheal.decide.gates import ADMISSION
+from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.stage import UnitContext, first_objection
+from vitrage_selfheal.ledger.models import UnitRow
+from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
+from vitrage_selfheal.ledger.view import LedgerView, unit_record
+from vitrage_selfheal.model import (
+    Action,
+    Decision,
+    HealRequest,
+    Intent,
+    Reason,
+)
+from vitrage_selfheal.operations.queue import withdraw
+
+LOG = logging.getLogger(__name__)
+
+
+class Admission:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def _ctx(self, tx: LedgerTx, row: UnitRow, now: float) -> UnitContext:
+        return UnitContext(LedgerView(tx), now, self.policy, unit_record(row))
+
+    # -- entry ---------------------------------------------------------------
+    def submit(self, tx: LedgerTx, req: HealRequest,
+               now: float) -> list[Decision]:
+        row = tx.upsert_unit(req.unit)
+        if req.intent is Intent.HEAL:
+            return self._heal(tx, row, req, now)
+        if req.intent is Intent.SUPPRESS:
+            return self._suppress(tx, row, req, now)
+        return self._scale(tx, row, req, now)
+
+    # -- heal alarms ---------------------------------------------------------
+    def _heal(self, tx: LedgerTx, row: UnitRow, req: HealRequest,
+              now: float) -> list[Decision]:
+        if not req.active:
+            return self._clear(tx, row, req, now)
+        incident = _activate(tx, req, now)
+        ctx = self._ctx(tx, row, now)
+        if incident is None:
+            return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
+                               f"alarm {req.alarm_name!r} already active "
+                               f"on the unit")]
+        return [self.admit(tx, ctx, incident)]
+
+    def admit(self, tx: LedgerTx, ctx: UnitContext,
+              incident: str) -> Decision:
+        decision = first_objection(ADMISSION, ctx)
+        if decision is not None:
+            if decision.action is Action.HOLD:
+                tx.hold_unit(ctx.unit.unit_key, decision)
+            return decision
+        try:
+            tx.add_intent(ctx.unit.as_unit(), incident, ctx.now)
+        except AlreadyRecorded:
+            return ctx.decide(Action.SKIP, Reason.ALREADY_HEALING,
+                              "another replica queued this unit first")
+        tx.release_unit(ctx.unit.unit_key)
+        return ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL,
+                          f"incident {incident} queued; coalescing "
+                          f"{self.policy.coalesce_window:g}s")
+
+    def _clear(self, tx: LedgerTx, row: UnitRow, req: HealRequest,
+               now: float) -> list[Decision]:
+        ctx = self._ctx(tx, row, now)
+        if not tx.clear_alarm(req, now):
+            return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
+                               f"clear of {req.alarm_name!r}, not active")]
+        detail = f"alarm {req.alarm_name!r} cleared"
+        if tx.active_alarms(row.unit_key, Intent.HEAL):
+            return [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED,
+                               detail + "; other alarms keep it unhealthy")]
+        decisions = [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED, detail)]
+        left = withdraw(tx, row.unit_key, now)
+        if left is not None:
+            decisions[0] = ctx.decide(
+                Action.CLEAR, Reason.ALARM_CLEARED,
+                detail + f"; {left}, unit recovered by itself")
+        tx.release_unit(row.unit_key)
+        return decisions
+
+    # -- root causes below the unit -------------------------------------------
+    def _suppress(self, tx: LedgerTx, row: UnitRow, req: HealRequest,
+                  now: float) -> list[Decision]:
+        if not req.active:
+            ctx = self._ctx(tx, row, now)
+            if not tx.clear_alarm(req, now):
+                return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
+                                   f"clear of {req.alarm_name!r}, "
+                                   f"not active")]
+            # Reconsidered once the root cause has been clear for the
+            # settle time, and healed only if the unit is still unhealthy.
+            return [ctx.decide(
+                Action.CLEAR, Reason.ROOT_CAUSE_CLEARED,
+                f"{req.alarm_name!r} cleared; settling "
+                f"{self.policy.root_cause_settle:.0f}s")]
+        incident = _activate(tx, req, now)
+        ctx = self._ctx(tx, row, now)
+        if incident is None:
+            return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
+                               f"{req.alarm_name!r} already active")]
+        detail = f"root cause {req.alarm_name!r}"
+        if req.causes:
+            detail += " (" + " -> ".join(req.causes) + ")"
+        left = withdraw(tx, row.unit_key, now)
+        if left is not None:
+            detail += f"; {left}"
+        decision = ctx.decide(Action.HOLD, Reason.SUPPRESSED_BY_ROOT_CAUSE,
+                              detail)
+        tx.hold_unit(row.unit_key, decision)
+        return [decision]
+
+    def _scale(self, tx: LedgerTx, row: UnitRow, req: HealRequest,
+               now: float) -> list[Decision]:
+        incident = _activate(tx, req, now) if req.active else None
+        ctx = self._ctx(tx, row, now)
+        if req.active and incident is None:
+            return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
+                               f"{req.alarm_name!r} already active")]
+        if not req.active:
+            tx.clear_alarm(req, now)
+            return [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED,
+                               f"{req.alarm_name!r} cleared")]
+        # Recorded so the scaling flow can be audited before it acts.
+        return [ctx.decide(Action.SCALE, Reason.SCALE_REQUESTED,
+                           f"{req.intent.value} of group "
+                           f"{row.group_key} requested by "
+                           f"{req.alarm_name!r}; not executed (autoscaling "
+                           f"is not enabled)")]
+
+    # -- held units ----------------------------------------------------------
+    def reconsider(self, tx: LedgerTx, row: UnitRow,
+                   now: float) -> Optional[Decision]:
+        """Re-run admission for a held unit; a decision only on change."""
+        ctx = self._ctx(tx, row, now)
+        was = row.held_reason
+        sick = tx.unanswered_alarms(row)
+        if not sick:
+            if tx.active_alarms(row.unit_key, Intent.SUPPRESS):
+                return None
+            tx.release_unit(row.unit_key)
+            return ctx.decide(Action.CLEAR, Reason.RELEASED,
+                              f"no longer unhealthy (was {was})")
+        if row.held_until is not None and now < row.held_until:
+            return None
+        newest = max(sick, key=lambda a: a.since)
+        incident = f"{newest.alarm_key}#{newest.activations}"
+        decision = self.admit(tx, ctx, incident)
+        if decision.action is Action.HOLD and decision.reason.value == was:
+            return None
+        if decision.action is Action.ACCEPT:
+            decision = ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL,
+                                  f"re-evaluated after {was}: "
+                                  + decision.detail)
+        return decision
+
+
+def _activate(tx: LedgerTx, req: HealRequest, now: float) -> Optional[str]:
+    try:
+        return tx.activate_alarm(req, now)
+    except AlreadyRecorded:
+        return None

@@ -1,0 +1,192 @@
+"""The per-root-stack queue: queued units of one stack become one
+operation.
+
+An operation forms once the oldest queued unit of a stack has waited the
+coalescing window, no operation of that stack is open, and the gate lets
+it; each group gives at most `max_in_flight` units to it. Whatever cannot
+go yet stays queued with a named WAIT, logged once per change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from typing import Optional
+
+from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.dispatch.execution_id import execution_id_for
+from vitrage_selfheal.ledger.models import BatchRow, IntentRow
+from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
+from vitrage_selfheal.ledger.view import unit_record
+from vitrage_selfheal.model import (
+    Action,
+    BatchState,
+    Decision,
+    IntentState,
+    Reason,
+)
+from vitrage_selfheal.operations.gate import (
+    Gate,
+    StatusReader,
+    read_status,
+)
+
+LOG = logging.getLogger(__name__)
+
+
+class Queue:
+    def __init__(self, policy: Policy, gate: Gate) -> None:
+        self.policy = policy
+        self.gate = gate
+
+    def stacks_due(self, tx: LedgerTx, now: float) -> list[str]:
+        """Root stacks whose oldest queued unit has waited the window."""
+        due = []
+        pending = sorted(tx.pending_intents(), key=lambda i: i.root_stack_id)
+        for stack, group in itertools.groupby(pending,
+                                              key=lambda i: i.root_stack_id):
+            oldest = min(i.created_at for i in group)
+            if now - oldest >= self.policy.coalesce_window:
+                due.append(stack)
+        return due
+
+    def form(self, tx: LedgerTx, root_stack_id: str, now: float,
+             status: StatusReader) -> tuple[Optional[BatchRow],
+                                             list[Decision]]:
+        """Try to form the stack's next operation; persisted INTENDED."""
+        intents = [i for i in tx.pending_intents()
+                   if i.root_stack_id == root_stack_id]
+        if not intents:
+            return None, []
+        if tx.open_batch(root_stack_id) is not None:
+            return None, _wait(intents, Reason.STACK_BUSY,
+                               "previous operation on this stack still open")
+        result = self.gate.check(tx, root_stack_id,
+                                 [i.unit_key for i in intents], now,
+                                 read_status(status, root_stack_id))
+        if result.stop is not None:
+            if result.stop.action is Action.HOLD:
+                # Held stacks keep nothing queued: the units are held and
+                # reconsidered when the hold lifts, so no heal is lost.
+                return None, [leave(tx, i, result.stop, now)
+                              for i in intents]
+            return None, _wait(intents, result.stop.reason,
+                               result.stop.detail)
+        leaving = dict(result.leave)
+        decisions = [leave(tx, i, leaving[i.unit_key], now)
+                     for i in intents if i.unit_key in leaving]
+        intents = [i for i in intents if i.unit_key not in leaving]
+        chosen, waiting = self._in_flight(tx, intents)
+        decisions += _wait(waiting, Reason.MAX_IN_FLIGHT,
+                           "the group's max_in_flight units are in the "
+                           "stack's next operation; these go after it")
+        if not chosen:
+            return None, decisions
+        return self._operation(tx, root_stack_id, chosen, now, decisions)
+
+    def _in_flight(self, tx: LedgerTx, intents: list[IntentRow]
+                   ) -> tuple[list[IntentRow], list[IntentRow]]:
+        chosen, waiting, taken = [], [], {}
+        for intent in sorted(intents, key=lambda i: i.id):
+            unit = tx.unit(intent.unit_key)
+            limit = self.policy.in_flight_limit(unit.group_size)
+            count = taken.get(unit.group_key, 0)
+            if count >= limit:
+                waiting.append(intent)
+                continue
+            taken[unit.group_key] = count + 1
+            chosen.append(intent)
+        return chosen, waiting
+
+    def _operation(self, tx: LedgerTx, root_stack_id: str,
+                   intents: list[IntentRow], now: float,
+                   decisions: list[Decision]) -> tuple[Optional[BatchRow],
+                                                       list[Decision]]:
+        keys = sorted(i.unit_key for i in intents)
+        incidents = [i.incident for i in intents]
+        exec_id = execution_id_for(root_stack_id, keys, incidents, 1)
+        batch = BatchRow(
+            id=exec_id, root_stack_id=root_stack_id, kind="heal",
+            state=BatchState.INTENDED, attempt=1, execution_id=exec_id,
+            units="[]", reason="; ".join(sorted(set(incidents))),
+            created_at=now, output="", start_unconfirmed=False)
+        tx.set_batch_units(batch, vertex_ids(tx, intents))
+        for intent in intents:
+            intent.wait_reason = None
+        try:
+            tx.add_batch(batch, intents)
+        except AlreadyRecorded:
+            return None, decisions
+        decisions.append(Decision(
+            Action.ACCEPT, Reason.COALESCED,
+            f"{len(keys)} unit(s) in one heal: " + ", ".join(keys),
+            root_stack_id=root_stack_id, batch_id=batch.id))
+        return batch, decisions
+
+
+def vertex_ids(tx: LedgerTx, intents: list[IntentRow]) -> list[str]:
+    return [unit_record(tx.unit(i.unit_key)).as_unit().vertex_id
+            for i in intents]
+
+
+def withdraw(tx: LedgerTx, unit_key: str, now: float) -> Optional[str]:
+    """Take a recovered or suppressed unit out of its heal, if the heal has
+    not started; what was done, or None."""
+    intent = tx.open_intent(unit_key)
+    if intent is None:
+        return None
+    if intent.state == IntentState.PENDING:
+        tx.close_intent(intent, IntentState.CANCELLED, now)
+        return "queued heal cancelled"
+    batch = tx.batch(intent.batch_id)
+    if batch is None or not startable(batch, now):
+        return None
+    tx.close_intent(intent, IntentState.CANCELLED, now)
+    rest = [i for i in tx.batch_intents(batch.id)
+            if i.state == IntentState.BATCHED]
+    if not rest:
+        close_operation(tx, batch, BatchState.CANCELLED, now)
+        return f"operation {batch.id} withdrawn before its start"
+    tx.set_batch_units(batch, vertex_ids(tx, rest))
+    return f"left operation {batch.id} before its start"
+
+
+def startable(batch: BatchRow, now: float) -> bool:
+    """Not started, no start in flight, and no start whose fate Mistral
+    has not told: only then may its units change."""
+    if batch.state not in (BatchState.INTENDED, BatchState.RETRY_WAIT):
+        return False
+    if batch.start_unconfirmed:
+        return False
+    return batch.lease_until is None or batch.lease_until < now
+
+
+def close_operation(tx: LedgerTx, batch: BatchRow, state: str,
+                    now: float) -> None:
+    batch.state, batch.finished_at, batch.open_slot = state, now, None
+    batch.lease_owner, batch.lease_until = None, None
+
+
+def leave(tx: LedgerTx, intent: IntentRow, why: Decision,
+           now: float) -> Decision:
+    """The unit leaves the queue or its operation, held for `why`."""
+    tx.close_intent(intent, IntentState.CANCELLED, now)
+    decision = dataclasses.replace(why, unit_key=intent.unit_key,
+                                   root_stack_id=intent.root_stack_id)
+    if decision.action is Action.HOLD:
+        tx.hold_unit(intent.unit_key, decision)
+    return decision
+
+
+def _wait(intents: list[IntentRow], reason: Reason,
+          detail: str) -> list[Decision]:
+    decisions = []
+    for intent in intents:
+        if intent.wait_reason == reason.value:
+            continue
+        intent.wait_reason = reason.value
+        decisions.append(Decision(Action.WAIT, reason, detail,
+                                  unit_key=intent.unit_key,
+                                  root_stack_id=intent.root_stack_id))
+    return decisions

@@ -1,0 +1,356 @@
+"""Drives each open operation: gate and start it, follow it, cancel it
+when stuck, retry it or give up.
+
+Every transition is a compare-and-set on the operation's row and a
+persisted decision, so two replicas driving the same operation (no lock
+backend, or a lock lost) move it once. Never two executions on one root
+stack: a new execution id is used only once the previous execution is
+confirmed ended (or was never created), and a stuck one is cancelled and
+confirmed terminal before the next attempt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from typing import Optional
+
+from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.dispatch.base import (
+    Dispatcher,
+    DispatchError,
+    ExecState,
+    Execution,
+)
+from vitrage_selfheal.dispatch.execution_id import execution_id_for
+from vitrage_selfheal.ledger.store import (
+    AttemptOutcome,
+    Ledger,
+    LedgerTx,
+)
+from vitrage_selfheal.ledger.view import unit_record
+from vitrage_selfheal.metrics import Counters
+from vitrage_selfheal.model import (
+    Action,
+    BatchState,
+    Decision,
+    IntentState,
+    Reason,
+    Unit,
+)
+from vitrage_selfheal.operations import outcome
+from vitrage_selfheal.operations.gate import Gate, StatusReader, read_status
+from vitrage_selfheal.operations.queue import (
+    close_operation,
+    leave,
+    startable,
+    vertex_ids,
+)
+
+LOG = logging.getLogger(__name__)
+
+# How long a replica may take to start an execution before another
+# replica may try (with the same id, so at worst Mistral dedups it).
+START_LEASE = 60.0
+# A cancel Mistral did not confirm is asked again this often.
+CANCEL_RESEND = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    id: str
+    root_stack_id: str
+    execution_id: str
+    attempt: int
+    units: tuple[Unit, ...]
+    reason: str
+
+
+class Runner:
+    def __init__(self, dispatcher: Dispatcher, policy: Policy, gate: Gate,
+                 replica: str = "local",
+                 counters: Optional[Counters] = None) -> None:
+        self.dispatcher = dispatcher
+        self.policy = policy
+        self.gate = gate
+        self.replica = replica
+        self.counters = counters if counters is not None else Counters()
+        self._follow_errors: dict[str, str] = {}
+
+    def advance(self, ledger: Ledger, batch_id: str, now: float,
+                status: StatusReader) -> list[Decision]:
+        """One step for one open operation; the caller holds its lock."""
+        with ledger.transaction() as tx:
+            batch = tx.batch(batch_id)
+            if batch is None or batch.state not in BatchState.OPEN:
+                return []
+            state, root = batch.state, batch.root_stack_id
+            due = state == BatchState.INTENDED or (
+                state == BatchState.RETRY_WAIT
+                and now >= (batch.next_try_at or 0))
+            execution_id = batch.execution_id
+        if due:
+            return self._start(ledger, batch_id, now,
+                               read_status(status, root))
+        if state in (BatchState.RUNNING, BatchState.CANCELLING):
+            return self._follow(ledger, batch_id, execution_id, now)
+        return []
+
+    # -- starting ------------------------------------------------------------
+    def _start(self, ledger: Ledger, batch_id: str, now: float,
+               stack_status: Optional[str]) -> list[Decision]:
+        with ledger.transaction() as tx:
+            decisions, start = self._gate(tx, batch_id, now, stack_status)
+        if start is None:
+            return decisions
+        try:
+            execution = self.dispatcher.start(
+                start.execution_id, start.root_stack_id, start.units,
+                start.reason)
+        except DispatchError as exc:
+            return decisions + self._start_failed(ledger, start, exc, now)
+        with ledger.transaction() as tx:
+            batch = tx.move_batch(start.id, BatchState.INTENDED,
+                                  state=BatchState.RUNNING,
+                                  dispatched_at=now, output="",
+                                  start_unconfirmed=False,
+                                  cancel_requested_at=None,
+                                  lease_owner=None, lease_until=None)
+            if batch is None:
+                return decisions
+            decisions += [
+                Decision(Action.DISPATCH, Reason.BATCH_DISPATCHED,
+                         f"execution {execution.id} attempt {start.attempt}"
+                         f" heals {len(start.units)} unit(s) of the stack",
+                         unit_key=u.key, root_stack_id=start.root_stack_id,
+                         batch_id=start.id)
+                for u in start.units]
+        if execution.state is not ExecState.RUNNING:
+            # It existed already and finished (a replica or a restart).
+            decisions += self._settle(ledger, start.id, execution, now)
+        return decisions
+
+    def _gate(self, tx: LedgerTx, batch_id: str, now: float,
+              stack_status: Optional[str]
+              ) -> tuple[list[Decision], Optional[_Start]]:
+        batch = tx.batch(batch_id)
+        if batch is None or batch.state not in (BatchState.INTENDED,
+                                                BatchState.RETRY_WAIT):
+            return [], None
+        intents = [i for i in tx.batch_intents(batch.id)
+                   if i.state == IntentState.BATCHED]
+        result = self.gate.check(tx, batch.root_stack_id,
+                                 [i.unit_key for i in intents], now,
+                                 stack_status)
+        stop = result.stop
+        if stop is None and result.leave and batch.start_unconfirmed:
+            # Mistral may hold this execution: its units cannot change, so
+            # the whole operation waits for the unit's objection instead.
+            stop = result.leave[0][1]
+        if stop is not None:
+            if batch.wait_reason == stop.reason.value:
+                return [], None
+            batch.wait_reason = stop.reason.value
+            return [outcome.operation_decision(
+                batch, Action.WAIT, stop.reason,
+                f"attempt {batch.attempt} not started: {stop.detail}")], None
+        decisions = []
+        if result.leave:
+            leaving = dict(result.leave)
+            decisions = [leave(tx, i, leaving[i.unit_key], now)
+                         for i in intents if i.unit_key in leaving]
+            intents = [i for i in intents if i.unit_key not in leaving]
+            if not intents:
+                close_operation(tx, batch, BatchState.CANCELLED, now)
+                decisions.append(outcome.operation_decision(
+                    batch, Action.CLEAR, Reason.OPERATION_CANCELLED,
+                    "every unit left the operation before its start"))
+                return decisions, None
+            tx.set_batch_units(batch, vertex_ids(tx, intents))
+        if not batch.start_unconfirmed:
+            batch.execution_id = execution_id_for(
+                batch.root_stack_id, [i.unit_key for i in intents],
+                [i.incident for i in intents], batch.attempt)
+        from_state = batch.state
+        execution_id = batch.execution_id
+        if tx.move_batch(batch.id, from_state, state=BatchState.INTENDED,
+                         execution_id=execution_id, units=batch.units,
+                         wait_reason=None) is None:
+            return [], None
+        if not tx.claim_batch(batch.id, BatchState.INTENDED, self.replica,
+                              now, START_LEASE):
+            return [], None
+        batch = tx.batch(batch.id)
+        tx.add_attempt(batch, now)
+        units = tuple(unit_record(r).as_unit()
+                      for r in tx.units(*[i.unit_key for i in intents]))
+        return decisions, _Start(batch.id, batch.root_stack_id,
+                                 execution_id, batch.attempt, units,
+                                 batch.reason)
+
+    def _start_failed(self, ledger: Ledger, start: _Start,
+                      exc: DispatchError, now: float) -> list[Decision]:
+        self.counters.inc("dispatch.start_errors")
+        LOG.error("start of execution %s (stack %s, attempt %d) failed: %s",
+                  start.execution_id, start.root_stack_id, start.attempt,
+                  exc)
+        with ledger.transaction() as tx:
+            batch = tx.batch(start.id)
+            if (batch is None or batch.state != BatchState.INTENDED
+                    or batch.execution_id != start.execution_id):
+                return []
+            # A refusal (4xx) created nothing; anything else may have.
+            batch.start_unconfirmed = (batch.start_unconfirmed
+                                       or not exc.refused)
+            why = f"start of execution {start.execution_id} failed: {exc}"
+            if batch.start_unconfirmed and (batch.attempt
+                                            >= self.policy.max_attempts):
+                why += ("; it may exist in Mistral: 'openstack workflow "
+                        f"execution show {start.execution_id}'")
+            return outcome.failed(tx, batch, now, self.policy,
+                                  Reason.DISPATCH_FAILED, why,
+                                  AttemptOutcome.START_FAILED,
+                                  retry_reason=Reason.DISPATCH_FAILED)
+
+    # -- following -----------------------------------------------------------
+    def _follow(self, ledger: Ledger, batch_id: str, execution_id: str,
+                now: float) -> list[Decision]:
+        try:
+            execution = self.dispatcher.get(execution_id)
+        except DispatchError as exc:
+            self._follow_error(execution_id, exc)
+            return []
+        self._follow_errors.pop(execution_id, None)
+        with ledger.transaction() as tx:
+            batch = tx.batch(batch_id)
+            if batch is None or batch.execution_id != execution_id:
+                return []
+            state = batch.state
+            started = batch.dispatched_at or now
+            cancel_at = batch.cancel_requested_at
+        if state == BatchState.CANCELLING:
+            return self._confirm_cancel(ledger, batch_id, execution,
+                                        cancel_at or now, now)
+        if execution.state is ExecState.MISSING:
+            return self._lost(ledger, batch_id, execution_id, now)
+        if execution.state is ExecState.RUNNING:
+            if now - started < self.policy.execution_timeout:
+                return []
+            return self._cancel(ledger, batch_id, execution_id, now,
+                                now - started)
+        return self._settle(ledger, batch_id, execution, now)
+
+    def _follow_error(self, execution_id: str, exc: DispatchError) -> None:
+        self.counters.inc("dispatch.follow_errors")
+        text = str(exc)
+        # Logged when the error changes, counted every time: one line per
+        # tick would drown the log while Mistral is down.
+        if self._follow_errors.get(execution_id) != text:
+            self._follow_errors[execution_id] = text
+            LOG.error("cannot read execution %s: %s", execution_id, text)
+
+    def _lost(self, ledger: Ledger, batch_id: str, execution_id: str,
+              now: float) -> list[Decision]:
+        """Mistral does not know it: back through the gate, same id."""
+        with ledger.transaction() as tx:
+            batch = tx.move_batch(batch_id, BatchState.RUNNING,
+                                  state=BatchState.INTENDED,
+                                  wait_reason=None)
+            if batch is None:
+                return []
+            tx.finish_attempt(batch, AttemptOutcome.LOST, now,
+                              "unknown to Mistral")
+            lost = sum(a.outcome == AttemptOutcome.LOST
+                       for a in tx.attempts(batch_id))
+            if lost >= self.policy.max_attempts:
+                return outcome.give_up(
+                    tx, batch, now, Reason.EXECUTION_LOST,
+                    f"execution {execution_id} lost by Mistral {lost} "
+                    f"times")
+            return [outcome.operation_decision(
+                batch, Action.WAIT, Reason.EXECUTION_LOST,
+                f"execution {execution_id} unknown to Mistral; started "
+                f"again under the same id once the gate allows")]
+
+    def _cancel(self, ledger: Ledger, batch_id: str, execution_id: str,
+                now: float, ran: float) -> list[Decision]:
+        with ledger.transaction() as tx:
+            batch = tx.move_batch(batch_id, BatchState.RUNNING,
+                                  state=BatchState.CANCELLING,
+                                  cancel_requested_at=now)
+            if batch is None:
+                return []
+            decision = outcome.operation_decision(
+                batch, Action.WAIT, Reason.EXECUTION_STUCK,
+                f"execution {execution_id} still running after {ran:.0f}s "
+                f"(execution_timeout {self.policy.execution_timeout:.0f}s)"
+                f": cancel requested; no new attempt until Mistral "
+                f"confirms it ended")
+        self._send_cancel(execution_id)
+        return [decision]
+
+    def _send_cancel(self, execution_id: str) -> Optional[Execution]:
+        try:
+            return self.dispatcher.cancel(
+                execution_id, "vitrage-selfheal: execution_timeout")
+        except DispatchError as exc:
+            self.counters.inc("dispatch.cancel_errors")
+            LOG.error("cancel of execution %s failed: %s", execution_id,
+                      exc)
+            return None
+
+    def _confirm_cancel(self, ledger: Ledger, batch_id: str,
+                        execution: Execution, asked_at: float,
+                        now: float) -> list[Decision]:
+        if execution.state is ExecState.SUCCESS:
+            return self._settle(ledger, batch_id, execution, now,
+                                BatchState.CANCELLING)
+        if execution.state is not ExecState.RUNNING:
+            ended = dataclasses.replace(
+                execution, state=ExecState.ERROR,
+                state_info=f"cancelled after execution_timeout "
+                           f"{self.policy.execution_timeout:.0f}s "
+                           f"({execution.state.value})")
+            return self._settle(ledger, batch_id, ended, now,
+                                BatchState.CANCELLING, Reason.EXECUTION_STUCK,
+                                AttemptOutcome.STUCK)
+        if now - asked_at < self.policy.cancel_timeout:
+            if int((now - asked_at) // CANCEL_RESEND) > int(
+                    (now - asked_at - 1e-9) // CANCEL_RESEND):
+                self._send_cancel(execution.id)
+            return []
+        with ledger.transaction() as tx:
+            batch = tx.move_batch(batch_id, BatchState.CANCELLING,
+                                  state=BatchState.FAILED)
+            if batch is None:
+                return []
+            tx.finish_attempt(batch, AttemptOutcome.STUCK, now,
+                              "cancel not confirmed")
+            return outcome.give_up(
+                tx, batch, now, Reason.EXECUTION_STUCK,
+                f"execution {execution.id} still RUNNING "
+                f"{now - asked_at:.0f}s after its cancel: Mistral must "
+                f"end it before this stack is healed again")
+
+    def _settle(self, ledger: Ledger, batch_id: str, execution: Execution,
+                now: float, from_state: str = BatchState.RUNNING,
+                failure: Reason = Reason.EXECUTION_FAILED,
+                attempt_outcome: str = AttemptOutcome.FAILED
+                ) -> list[Decision]:
+        with ledger.transaction() as tx:
+            # Claim the transition; the state is set for good below.
+            batch = tx.move_batch(batch_id, from_state,
+                                  state=BatchState.FAILED)
+            if batch is None:
+                return []
+            batch.output = json.dumps(execution.output, sort_keys=True)
+            if execution.state is ExecState.SUCCESS:
+                return outcome.succeeded(tx, batch, execution, now,
+                                         self.policy)
+            return outcome.failed(tx, batch, now, self.policy, failure,
+                                  outcome.failure_text(execution),
+                                  attempt_outcome)
+
+
+__all__ = ["Runner", "START_LEASE", "startable"]
