@@ -104,12 +104,13 @@ class Queue:
                    decisions: list[Decision]) -> tuple[Optional[BatchRow],
                                                        list[Decision]]:
         keys = sorted(i.unit_key for i in intents)
-        incidents = [i.incident for i in intents]
-        exec_id = execution_id_for(root_stack_id, keys, incidents, 1)
+        exec_id = execution_id_for(root_stack_id, keys,
+                                   intent_incidents(intents), 1)
         batch = BatchRow(
             id=exec_id, root_stack_id=root_stack_id, kind="heal",
             state=BatchState.INTENDED, attempt=1, execution_id=exec_id,
-            units="[]", reason="; ".join(sorted(set(incidents))),
+            units="[]",
+            reason="; ".join(sorted({i.incident for i in intents})),
             created_at=now, output="", start_unconfirmed=False)
         tx.set_batch_units(batch, vertex_ids(tx, intents))
         for intent in intents:
@@ -117,12 +118,21 @@ class Queue:
         try:
             tx.add_batch(batch, intents)
         except AlreadyRecorded:
+            LOG.warning("operation %s on stack %s was formed by another "
+                        "replica first", exec_id, root_stack_id)
             return None, decisions
         decisions.append(Decision(
             Action.ACCEPT, Reason.COALESCED,
             f"{len(keys)} unit(s) in one heal: " + ", ".join(keys),
             root_stack_id=root_stack_id, batch_id=batch.id))
         return batch, decisions
+
+
+def intent_incidents(intents: list[IntentRow]) -> list[str]:
+    """What makes a heal itself: each incident with the intent that queued
+    it, so a later heal of the same incident (after a withdrawal or a
+    breaker) is a new execution, and replicas agree on it."""
+    return [f"{i.incident}@{i.id}" for i in intents]
 
 
 def vertex_ids(tx: LedgerTx, intents: list[IntentRow]) -> list[str]:

@@ -43,6 +43,7 @@ from vitrage_selfheal.operations import outcome
 from vitrage_selfheal.operations.gate import Gate, StatusReader, read_status
 from vitrage_selfheal.operations.queue import (
     close_operation,
+    intent_incidents,
     leave,
     startable,
     vertex_ids,
@@ -171,7 +172,7 @@ class Runner:
         if not batch.start_unconfirmed:
             batch.execution_id = execution_id_for(
                 batch.root_stack_id, [i.unit_key for i in intents],
-                [i.incident for i in intents], batch.attempt)
+                intent_incidents(intents), batch.attempt)
         from_state = batch.state
         execution_id = batch.execution_id
         if tx.move_batch(batch.id, from_state, state=BatchState.INTENDED,

@@ -20,7 +20,7 @@ from vitrage.notifier.plugins.mistral.mistral_notifier import MistralNotifier
 
 from vitrage_selfheal.ingest import RequestSink
 from vitrage_selfheal.ingest.parse import EXECUTE_EXTERNAL_ACTION, patterns
-from vitrage_selfheal.ingest.plugins import notifier_opt
+from vitrage_selfheal.ingest.plugins.common import notifier_opt
 from vitrage_selfheal.ingest.plugins.selfheal import SelfHealNotifier
 
 NAME = "mistral"

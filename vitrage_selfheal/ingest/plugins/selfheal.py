@@ -17,12 +17,14 @@ import logging
 from typing import Any, Optional
 
 from oslo_config import cfg
-from vitrage.notifier.plugins.base import NotifierBase
 
 from vitrage_selfheal.ingest import IngestStats, RequestSink, ingest
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.ingest.parse import duplicates_deduced_event, patterns
-from vitrage_selfheal.ingest.plugins import notifier_opt
+from vitrage_selfheal.ingest.parse import patterns
+from vitrage_selfheal.ingest.plugins.common import (
+    GraphEventNotifier,
+    notifier_opt,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ def config_files() -> list[str]:
     return [path] if path else []
 
 
-class SelfHealNotifier(NotifierBase):
+class SelfHealNotifier(GraphEventNotifier):
     """Parses each graph event and hands it to the selfheal app."""
+
+    NAME = NAME
 
     def __init__(self, sink: Optional[RequestSink] = None,
                  conf: Optional[Any] = None) -> None:
@@ -70,15 +74,11 @@ class SelfHealNotifier(NotifierBase):
         """The selfheal ingest options this notifier parses with."""
         return self._conf
 
-    @staticmethod
-    def get_notifier_name() -> str:
-        return NAME
+    def skipped_twin(self) -> None:
+        self.stats.count("duplicate")
 
-    def process_event(self, data: Any, event_type: str) -> None:
+    def handle(self, data: Any, event_type: str) -> None:
         try:
-            if duplicates_deduced_event(event_type, data):
-                self.stats.count("duplicate")
-                return
             ingest(event_type, data, SOURCE, self._conf, self._sink,
                    self.stats)
         except Exception:

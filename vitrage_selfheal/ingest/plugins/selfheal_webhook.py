@@ -25,12 +25,14 @@ from typing import Any, Optional
 
 import requests
 from oslo_config import cfg
-from vitrage.notifier.plugins.base import NotifierBase
 
 from vitrage_selfheal.clock import Clock, SystemClock
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.ingest.parse import as_dict, duplicates_deduced_event
-from vitrage_selfheal.ingest.plugins import notifier_opt
+from vitrage_selfheal.ingest.parse import as_dict
+from vitrage_selfheal.ingest.plugins.common import (
+    GraphEventNotifier,
+    notifier_opt,
+)
 from vitrage_selfheal.ingest.webhook import sign
 
 LOG = logging.getLogger(__name__)
@@ -75,12 +77,14 @@ def _jsonable(value: Any) -> Any:
     return as_mapping if as_mapping is not None else str(value)
 
 
-class SelfHealWebhookNotifier(NotifierBase):
+class SelfHealWebhookNotifier(GraphEventNotifier):
     """POSTs every graph event; failures are logged, never raised.
 
     Runs on Vitrage's notifier listener thread, so each event costs at most
     (max_retries + 1) * 2 * timeout plus the retry delays.
     """
+
+    NAME = NAME
 
     def __init__(self, url: Optional[str] = None,
                  secret: Optional[str] = None,
@@ -103,14 +107,8 @@ class SelfHealWebhookNotifier(NotifierBase):
             LOG.error("[%s] url and secret must both be set; notifications "
                       "will be dropped", NAME)
 
-    @staticmethod
-    def get_notifier_name() -> str:
-        return NAME
-
-    def process_event(self, data: Any, event_type: str) -> None:
+    def handle(self, data: Any, event_type: str) -> None:
         try:
-            if duplicates_deduced_event(event_type, data):
-                return
             body = json.dumps({"notification": event_type, "payload": data},
                               default=_jsonable).encode("utf-8")
         except Exception:
