@@ -14,6 +14,7 @@ import requests
 from oslo_config import cfg
 
 from vitrage_selfheal.dispatch.mistral import MistralDispatcher
+from vitrage_selfheal.opts import workflow_input
 
 LOG = logging.getLogger(__name__)
 
@@ -53,4 +54,5 @@ def mistral_dispatcher(conf: cfg.ConfigOpts,
                                         interface="public")
     return MistralDispatcher(session, endpoint,
                              workflow_name=conf.mistral.workflow,
-                             timeout=conf.mistral.timeout)
+                             timeout=conf.mistral.timeout,
+                             workflow_input=workflow_input(conf))

@@ -10,6 +10,7 @@ import socket
 
 from oslo_config import cfg
 
+from vitrage_selfheal import workflows
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.names import HEAL_WORKFLOW
 
@@ -40,36 +41,68 @@ SELFHEAL_OPTS = [
                       "seconds."),
 ]
 
+_POLICY = Policy()
+
 POLICY_OPTS = [
-    cfg.FloatOpt("cooldown", default=300.0, min=0,
+    cfg.FloatOpt("cooldown", default=_POLICY.cooldown, min=0,
                  help="Seconds after a successful heal during which the "
                       "unit is not healed again (COOLDOWN)."),
-    cfg.IntOpt("flap_max_heals", default=3, min=1,
+    cfg.IntOpt("flap_max_heals", default=_POLICY.flap_max_heals, min=1,
                help="Heals of one unit within flap_window before it is "
                     "held as FLAPPING."),
-    cfg.FloatOpt("flap_window", default=3600.0, min=1),
-    cfg.StrOpt("max_unhealthy", default="50%",
+    cfg.FloatOpt("flap_window", default=_POLICY.flap_window, min=1),
+    cfg.StrOpt("max_unhealthy", default=str(_POLICY.max_unhealthy),
                help="Unhealthy units a group tolerates before the storm "
-                    "guard holds it: a percentage of the group or a "
-                    "count."),
-    cfg.IntOpt("max_unhealthy_unknown_size", default=2, min=0,
-               help="Tolerated unhealthy units when max_unhealthy is a "
-                    "percentage and the group size is unknown."),
-    cfg.FloatOpt("coalesce_window", default=2.0, min=0,
+                    "guard holds it: a percentage of the group (rounded "
+                    "down) or a count."),
+    cfg.IntOpt("min_heal_allowed", default=_POLICY.min_heal_allowed, min=0,
+               help="The storm guard always tolerates this many unhealthy "
+                    "units, whatever the group's size, so small groups "
+                    "heal (Cluster Autoscaler's ok-total-unready-count)."),
+    cfg.IntOpt("max_unhealthy_unknown_size",
+               default=_POLICY.max_unhealthy_unknown_size, min=0,
+               help="Tolerated unhealthy units (and units in flight) when "
+                    "a percentage needs the group size and it is "
+                    "unknown."),
+    cfg.StrOpt("max_in_flight", default=str(_POLICY.max_in_flight),
+               help="Units of one group replaced by one stack operation: "
+                    "a percentage of the group (rounded up) or a count; "
+                    "at least 1. The others wait (MAX_IN_FLIGHT) for the "
+                    "next operation."),
+    cfg.FloatOpt("root_cause_settle", default=_POLICY.root_cause_settle,
+                 min=0,
+                 help="Seconds a root cause must stay clear before the "
+                      "units it held are reconsidered; units that recover "
+                      "meanwhile are released without a heal. At least "
+                      "one Aodh evaluation period."),
+    cfg.FloatOpt("coalesce_window", default=_POLICY.coalesce_window, min=0,
                  help="Seconds units of one root stack are gathered into "
                       "one heal execution."),
-    cfg.IntOpt("max_dispatches_per_minute", default=30, min=1,
-               help="Global rate limit on heal executions."),
-    cfg.IntOpt("max_attempts", default=3, min=1,
-               help="Executions per batch before the stack's circuit "
-                    "breaker opens."),
-    cfg.FloatOpt("retry_backoff", default=30.0, min=0,
+    cfg.IntOpt("max_dispatches_per_minute",
+               default=_POLICY.max_dispatches_per_minute, min=1,
+               help="Global rate limit on execution starts (retries "
+                    "included)."),
+    cfg.IntOpt("max_attempts", default=_POLICY.max_attempts, min=1,
+               help="Attempts (failed starts and failed executions) per "
+                    "operation before the stack's circuit breaker "
+                    "opens."),
+    cfg.FloatOpt("retry_backoff", default=_POLICY.retry_backoff, min=0,
                  help="Seconds before the first retry; doubles each "
                       "attempt."),
-    cfg.FloatOpt("execution_timeout", default=1800.0, min=1,
-                 help="A heal execution running longer is failed as "
-                      "EXECUTION_STUCK."),
+    cfg.FloatOpt("execution_timeout", default=0, min=0,
+                 help="An execution running longer is cancelled in "
+                      "Mistral (EXECUTION_STUCK) and retried once Mistral "
+                      "confirms it ended. 0: derived from the workflow's "
+                      "own bounded waits ([mistral] poll_delay x max_polls "
+                      "+ 3 x conflict_delay x conflict_retries) x 1.25. A "
+                      "value below those waits is a configuration error."),
+    cfg.FloatOpt("cancel_timeout", default=_POLICY.cancel_timeout, min=1,
+                 help="Seconds Mistral may take to confirm a cancel before "
+                      "the stack's breaker opens; no new attempt starts "
+                      "meanwhile."),
 ]
+
+_WF = workflows.input_defaults()
 
 MISTRAL_OPTS = [
     cfg.StrOpt("endpoint", default="",
@@ -80,6 +113,17 @@ MISTRAL_OPTS = [
                     "install)."),
     cfg.FloatOpt("timeout", default=10.0, min=0.1,
                  help="HTTP timeout of one Mistral call."),
+    # The heal workflow's bounded waits, passed as its input; defaults are
+    # the workflow's own.
+    cfg.IntOpt("poll_delay", default=_WF["poll_delay"], min=1,
+               help="Seconds between polls of the stack update."),
+    cfg.IntOpt("max_polls", default=_WF["max_polls"], min=1,
+               help="Polls of the stack update before the heal fails."),
+    cfg.IntOpt("conflict_delay", default=_WF["conflict_delay"], min=1,
+               help="Seconds between retries while Heat answers 409 (a "
+                    "running update or scale holds the stack)."),
+    cfg.IntOpt("conflict_retries", default=_WF["conflict_retries"], min=0,
+               help="Retries while Heat answers 409, per step."),
 ]
 
 OPENSTACK_OPTS = [
@@ -132,18 +176,47 @@ def register(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
     return conf
 
 
+def workflow_input(conf: cfg.ConfigOpts) -> dict[str, int]:
+    """The heal workflow's tunables from [mistral]."""
+    return {name: getattr(conf.mistral, name)
+            for name in workflows.HEAL_TUNABLES}
+
+
+def execution_timeout(conf: cfg.ConfigOpts) -> float:
+    """[selfheal_policy] execution_timeout, derived or checked against the
+    workflow's own bounded waits: a shorter one would cancel healthy
+    executions."""
+    waits = workflows.heal_worst_case(**workflow_input(conf))
+    configured = conf.selfheal_policy.execution_timeout
+    if not configured:
+        return waits * workflows.EXECUTION_TIMEOUT_FACTOR
+    if configured < waits:
+        raise cfg.Error(
+            f"[selfheal_policy] execution_timeout {configured:g}s is "
+            f"shorter than the heal workflow's own bounded waits "
+            f"({waits:g}s from [mistral] poll_delay x max_polls + 3 x "
+            f"conflict_delay x conflict_retries): raise it, set it to 0 "
+            f"to derive it, or lower those waits")
+    return configured
+
+
 def policy_from(conf: cfg.ConfigOpts) -> Policy:
     """Policy from [selfheal_policy]; a bad value names the option."""
     p = conf.selfheal_policy
     try:
         threshold = Threshold.parse(p.max_unhealthy)
+        in_flight = Threshold.parse(p.max_in_flight, "max_in_flight")
     except ValueError as exc:
         raise cfg.Error(f"[selfheal_policy] {exc}") from None
     return Policy(cooldown=p.cooldown, flap_max_heals=p.flap_max_heals,
                   flap_window=p.flap_window, max_unhealthy=threshold,
+                  min_heal_allowed=p.min_heal_allowed,
                   max_unhealthy_unknown_size=p.max_unhealthy_unknown_size,
+                  max_in_flight=in_flight,
+                  root_cause_settle=p.root_cause_settle,
                   coalesce_window=p.coalesce_window,
                   max_dispatches_per_minute=p.max_dispatches_per_minute,
                   max_attempts=p.max_attempts,
                   retry_backoff=p.retry_backoff,
-                  execution_timeout=p.execution_timeout)
+                  execution_timeout=execution_timeout(conf),
+                  cancel_timeout=p.cancel_timeout)

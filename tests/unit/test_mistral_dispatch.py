@@ -71,6 +71,8 @@ class FakeMistral:
                     return 404, {"faultcode": "Client", "debuginfo": None,
                                  "faultstring": "Object not found"}
                 return 200, ex
+            if method == "PUT" and path.startswith("/v2/executions/"):
+                return self._update(path.rsplit("/", 1)[1], json.loads(body))
             if path == "/v2/workflows" and method in ("POST", "PUT"):
                 return self._workflows(method, body.decode())
             return 405, {"faultstring": f"{method} {path}"}
@@ -92,6 +94,18 @@ class FakeMistral:
               "created_at": "2026-01-01 00:00:00", "updated_at": None}
         self.executions[ex["id"]] = ex
         return 201, ex
+
+    def _update(self, execution_id: str, doc: dict) -> tuple[int, Any]:
+        # Like Mistral: a CANCELLED request on a finished execution is a
+        # 400 "invalid state transition".
+        ex = self.executions.get(execution_id)
+        if ex is None:
+            return 404, {"faultstring": "Object not found"}
+        if ex["state"] not in ("RUNNING", "IDLE", "PAUSED"):
+            return 400, {"faultstring": f"Can't change state from "
+                                        f"{ex['state']} to {doc['state']}"}
+        ex["state"], ex["state_info"] = doc["state"], doc.get("state_info")
+        return 200, ex
 
     def _workflows(self, method: str, text: str) -> tuple[int, Any]:
         # The real API parses the YAML; the top-level keys are the names.
@@ -363,3 +377,25 @@ def test_execution_ids_are_deterministic_uuids():
               execution_id_for(ROOT, keys[:2], ["a@u", "b@u"], 1),
               execution_id_for(ROOT, keys, ["a@u"], 1)}
     assert first not in others and len(others) == 4
+
+
+def test_cancel_puts_cancelled_and_reads_back_the_state(fake, dispatcher):
+    dispatcher.start(_exec_id(), ROOT, UNITS, "r")
+    done = dispatcher.cancel(_exec_id(), "stuck")
+    assert done.state is ExecState.ERROR
+    method, path, _, body = fake.requests[-1]
+    assert (method, path) == ("PUT", f"/v2/executions/{_exec_id()}")
+    assert json.loads(body) == {"state": "CANCELLED", "state_info": "stuck"}
+    # Already ended: Mistral says 400, the state is read back.
+    fake.finish(_exec_id(), "SUCCESS", {"result": {"replaced": []}})
+    assert dispatcher.cancel(_exec_id(), "stuck").state is ExecState.SUCCESS
+    assert dispatcher.cancel(_exec_id(2), "x").state is ExecState.MISSING
+
+
+def test_refused_start_is_a_refusal(fake):
+    from vitrage_selfheal.dispatch.base import DispatchRefused
+    with requests.Session() as session:
+        d = MistralDispatcher(session, fake.endpoint, workflow_name="nope",
+                              timeout=5)
+        with pytest.raises(DispatchRefused, match="Workflow not found"):
+            d.start(_exec_id(), ROOT, UNITS, "r")

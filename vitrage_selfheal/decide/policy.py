@@ -72,7 +72,9 @@ class Policy:
     max_dispatches_per_minute: int = 30
     max_attempts: int = 3
     retry_backoff: float = 30.0
-    execution_timeout: float = 2100.0
+    # selfheal.heal_units' own bounded waits (1800 s by its defaults)
+    # x 1.25; opts.py derives it from [mistral] and refuses less.
+    execution_timeout: float = 2250.0
     # How long a cancelled execution may take to be confirmed terminal
     # before the stack's breaker opens; no new attempt starts meanwhile.
     cancel_timeout: float = 300.0

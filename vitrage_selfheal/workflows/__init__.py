@@ -30,3 +30,32 @@ def load(name: str) -> str:
                        f"shipped: {', '.join(names())}")
     return resources.files(__name__).joinpath(name + _SUFFIX).read_text(
         encoding="utf-8")
+
+
+# The heal workflow's bounded waits, as its `input` names them.
+HEAL_TUNABLES = ("poll_delay", "max_polls", "conflict_delay",
+                 "conflict_retries")
+
+
+def input_defaults(name: str = "heal_units") -> dict[str, object]:
+    """The defaults a definition's `input` declares (`- key: value`)."""
+    import yaml
+
+    doc = yaml.safe_load(load(name))
+    (workflow,) = [v for k, v in doc.items() if k != "version"]
+    defaults = {}
+    for item in workflow.get("input", []):
+        if isinstance(item, dict):
+            defaults.update(item)
+    return defaults
+
+
+def heal_worst_case(poll_delay: float, max_polls: float,
+                    conflict_delay: float, conflict_retries: float) -> float:
+    """Seconds `selfheal.heal_units` may wait in all, by its own bounds:
+    three 409 waits (root idle, marking, update) and the update poll."""
+    return 3 * conflict_retries * conflict_delay + max_polls * poll_delay
+
+
+# The margin over the workflow's waits for its Heat calls themselves.
+EXECUTION_TIMEOUT_FACTOR = 1.25
