@@ -96,7 +96,29 @@ def test_storm_in_a_group_heals_nothing(tmp_path):
     assert storm == {"group-a/a-0", "group-a/a-1", "group-a/a-2"}
 
 
-@pytest.mark.parametrize("name", ["host_down_two_stacks", "storm"])
+@pytest.mark.parametrize("name", ["root_cause_blip",
+                                  "root_cause_blip_slow_clear"])
+def test_root_cause_blip_replaces_no_healthy_unit(tmp_path, name):
+    report = simulate(name, tmp_path)
+    assert report.heals() == []
+    settling = {d["unit"] for d in report.decisions("ROOT_CAUSE_SETTLING")}
+    assert settling == {"group-a/a-0", "group-a/a-1", "group-a/a-2"}
+    assert "FIRST_HEAL" not in reasons(report)
+
+
+def test_small_groups_heal_with_the_default_policy(tmp_path):
+    report = simulate("small_groups", tmp_path)
+    assert report.heals() == [
+        {"stack": "stack-pair", "state": "SUCCESS",
+         "units": ["group-pair/p-1"]},
+        {"stack": "stack-single", "state": "SUCCESS",
+         "units": ["group-single/s-0"]},
+    ]
+    assert "STORM_GUARD" not in reasons(report)
+
+
+@pytest.mark.parametrize("name", ["host_down_two_stacks", "storm",
+                                  "root_cause_blip", "small_groups"])
 def test_results_identical_for_any_hash_seed(name):
     outputs = {}
     for seed in ("0", "1", "2", "random"):

@@ -72,8 +72,8 @@ UNIT = UnitRecord(unit_key="g/u0", root_stack_id="root", stack_id="g",
                   resource_name="u0", group_key="g", group_size=1)
 
 
-def ctx(view, now=1000.0, policy=Policy(), unit=UNIT):
-    return UnitContext(view, now, policy, unit)
+def ctx(view, now=1000.0, policy=None, unit=UNIT):
+    return UnitContext(view, now, policy or Policy(), unit)
 
 
 def test_operator_hold_beats_breaker_and_reads_only_the_stack():

@@ -69,8 +69,9 @@ def status(conf, args) -> int:
         flight = [(i.unit_key, i.state, i.wait_reason, i.batch_id,
                    when(i.created_at)) for i in tx.in_flight()]
         batches = [(b.id, b.root_stack_id, b.state, b.attempt,
-                    len(batch_units(b)), when(b.created_at))
-                   for b in tx.open_batches()]
+                    len(batch_units(b)), b.wait_reason or "",
+                    when(b.next_try_at) if b.next_try_at else "",
+                    when(b.created_at)) for b in tx.open_batches()]
         held = [(u.unit_key, u.held_reason, when(u.held_until), u.held_detail)
                 for u in tx.held_units()]
         cooldown = conf.selfheal_policy.cooldown
@@ -88,8 +89,9 @@ def status(conf, args) -> int:
     sections = (
         ("Holds and circuit breakers", ("scope", "kind", "since", "reason"),
          holds),
-        ("Open heals", ("batch", "root stack", "state", "attempt", "units",
-                        "since"), batches),
+        ("Open stack operations", ("operation", "root stack", "state",
+                                   "attempt", "units", "waiting",
+                                   "next try", "since"), batches),
         ("Units in flight", ("unit", "state", "waiting", "batch", "since"),
          flight),
         ("Held units", ("unit", "reason", "until", "detail"), held),

@@ -111,8 +111,12 @@ def policy_of(scenario: Scenario) -> Policy:
     if unknown:
         raise ScenarioError(f"policy: unknown option(s) {unknown}; known: "
                             f"{sorted(fields)}")
-    if "max_unhealthy" in values:
-        values["max_unhealthy"] = Threshold.parse(str(values["max_unhealthy"]))
+    for name in ("max_unhealthy", "max_in_flight"):
+        if name in values:
+            try:
+                values[name] = Threshold.parse(str(values[name]), name)
+            except ValueError as exc:
+                raise ScenarioError(f"policy: {exc}") from None
     return Policy(**values)
 
 
