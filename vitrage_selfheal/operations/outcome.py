@@ -16,6 +16,7 @@ from vitrage_selfheal.model import (
     HoldKind,
     IntentState,
     Reason,
+    Unit,
     stack_scope,
 )
 from vitrage_selfheal.operations.queue import close_operation
@@ -106,7 +107,8 @@ def replacements(output: Optional[dict]) -> dict[str, str]:
     replaced = {}
     for item in (result or {}).get("replaced", []) or []:
         try:
-            key = f"{item['stack_id']}/{item['resource_name']}"
+            key = Unit(root_stack_id="", stack_id=item["stack_id"],
+                       resource_name=item["resource_name"]).key
             replaced[key] = item["new_physical_id"]
         except (KeyError, TypeError):
             continue
