@@ -73,6 +73,12 @@ class HealRequest:
     detail: str = ""
     # Causal chain as Vitrage reported it (root cause first), for the ledger.
     causes: tuple[str, ...] = ()
+    # When the event happened by Vitrage's clock (its update_timestamp, epoch
+    # seconds), None if the sender did not say: orders events of one alarm.
+    event_time: Optional[float] = None
+    # The signed delivery this request came in (webhook signature digest):
+    # recorded with the request, so a replay of it is recognised.
+    delivery: Optional[str] = None
 
 
 class Action(str, enum.Enum):
@@ -122,6 +128,13 @@ class Reason(str, enum.Enum):
     MAX_IN_FLIGHT = "MAX_IN_FLIGHT"
     EXECUTION_LOST = "EXECUTION_LOST"
     OPERATION_CANCELLED = "OPERATION_CANCELLED"
+    # An event older (by its Vitrage timestamp) than one already applied
+    # to the same alarm: applying it would undo newer knowledge.
+    STALE_EVENT = "STALE_EVENT"
+    # A field that cannot be stored as given (too long, NUL, surrogate).
+    INVALID_FIELD = "INVALID_FIELD"
+    # A payload bigger or deeper than the parser will scan completely.
+    PAYLOAD_TOO_COMPLEX = "PAYLOAD_TOO_COMPLEX"
 
 
 @dataclasses.dataclass(frozen=True)
