@@ -19,7 +19,9 @@ from vitrage_selfheal import metrics, opts
 from vitrage_selfheal.clock import Clock, SystemClock
 from vitrage_selfheal.dispatch.base import Dispatcher
 from vitrage_selfheal.healer import Healer
+from vitrage_selfheal.ingest.opts import WEBHOOK_GROUP
 from vitrage_selfheal.ledger.locks import Locks
+from vitrage_selfheal.ledger.spool import Spool
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.logs import mask_url
 from vitrage_selfheal.model import Decision, HealRequest, Reason
@@ -72,7 +74,10 @@ class App:
             Locks(conf.selfheal.coordination_url, conf.selfheal.replica_id),
             dispatcher, status, policy, clock or SystemClock(),
             replica=conf.selfheal.replica_id, observer=observer,
-            counters=self.counters)
+            counters=self.counters,
+            spool=Spool(conf.selfheal.spool_path,
+                        conf.selfheal.spool_max_bytes),
+            delivery_ttl=2.0 * conf[WEBHOOK_GROUP].max_skew)
         # Until the first tick, the age of the last good one counts from
         # here: a ticker that never ticks is stale too.
         self._born = self.healer.clock.now()
@@ -82,8 +87,15 @@ class App:
     def submit(self, request: HealRequest) -> list[Decision]:
         return self.healer.submit(request)
 
-    def reject(self, reason: Reason, detail: str, source: str) -> Decision:
-        return self.healer.reject(reason, detail, source)
+    def reject(self, reason: Reason, detail: str, source: str,
+               delivery: Optional[str] = None) -> Decision:
+        return self.healer.reject(reason, detail, source, delivery)
+
+    def spooling(self) -> SpoolingSink:
+        """The sink for in-process receivers (Vitrage's notifier, the
+        embedded engine): they cannot make Vitrage resend, so what the
+        ledger cannot take goes to the durable spool."""
+        return SpoolingSink(self.healer)
 
     def health(self) -> health_checks.Health:
         """What GET /healthz reports: the ledger answers a trivial query
@@ -115,6 +127,18 @@ class App:
         self.healer.ledger.dispose()
 
 
+class SpoolingSink:
+    def __init__(self, healer: Healer) -> None:
+        self.healer = healer
+
+    def submit(self, request: HealRequest) -> list[Decision]:
+        return self.healer.submit_or_spool(request)
+
+    def reject(self, reason: Reason, detail: str, source: str,
+               delivery: Optional[str] = None) -> Decision:
+        return self.healer.reject(reason, detail, source, delivery)
+
+
 _shared: Optional[App] = None
 _shared_lock = threading.Lock()
 
@@ -128,3 +152,8 @@ def shared_app(config_files: Sequence[str] = ()) -> App:
             LOG.info("vitrage-selfheal started (ledger %s)",
                      mask_url(_shared.conf.selfheal.ledger_url))
         return _shared
+
+
+def shared_sink(config_files: Sequence[str] = ()) -> SpoolingSink:
+    """The process-wide App's sink for in-process receivers."""
+    return shared_app(config_files).spooling()

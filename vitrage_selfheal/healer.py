@@ -1,13 +1,14 @@
 """The healer: ingest hands it requests, a ticker moves heals forward.
 
-It owns no policy of its own: admission is decide/pipeline, batching is
-decide/coalesce, executions are track/runner. What it adds is the order of
-things, the per-stack lock around each, and persistence of every decision.
+It owns no policy of its own: admission is operations/admission, the
+per-stack queue operations/queue, executions operations/runner. What it
+adds is the order of things, the per-stack lock around each, persistence
+of every decision before a request is acknowledged, and the spool that
+keeps what the ledger could not take.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 from collections.abc import Callable
@@ -17,8 +18,15 @@ from vitrage_selfheal import metrics, operator
 from vitrage_selfheal.clock import Clock
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import Dispatcher
+from vitrage_selfheal.errors import NotRecorded, Replayed
 from vitrage_selfheal.ledger.locks import Locks
-from vitrage_selfheal.ledger.store import Ledger, LedgerTx
+from vitrage_selfheal.ledger.spool import Spool, SpoolFull
+from vitrage_selfheal.ledger.store import (
+    AlreadyRecorded,
+    Ledger,
+    LedgerTx,
+    is_poison,
+)
 from vitrage_selfheal.model import Action, Decision, HealRequest, Reason
 from vitrage_selfheal.operations.admission import Admission
 from vitrage_selfheal.operations.gate import Gate, StatusReader
@@ -27,8 +35,10 @@ from vitrage_selfheal.operations.runner import Runner
 
 LOG = logging.getLogger(__name__)
 
-# Requests that could not be persisted (ledger down) wait here, bounded.
-BACKLOG_LIMIT = 10000
+# Twice the webhook's default max_skew: a timestamp accepted at the edge
+# of the window stays refused as stale after this.
+DELIVERY_TTL = 600.0
+PRUNE_INTERVAL = 60.0
 
 
 class Healer:
@@ -36,8 +46,9 @@ class Healer:
                  status: StatusReader, policy: Policy, clock: Clock,
                  replica: str = "local",
                  observer: Optional[Callable[[Decision], None]] = None,
-                 counters: Optional[metrics.Counters] = None
-                 ) -> None:
+                 counters: Optional[metrics.Counters] = None,
+                 spool: Optional[Spool] = None,
+                 delivery_ttl: float = DELIVERY_TTL) -> None:
         self.ledger = ledger
         self.locks = locks
         self.status = status
@@ -48,8 +59,11 @@ class Healer:
         gate = Gate(policy)
         self.queue = Queue(policy, gate)
         self.observer = observer
-        self._backlog: collections.deque[HealRequest] = collections.deque(
-            maxlen=BACKLOG_LIMIT)
+        self.spool = spool
+        # How long a claimed delivery is remembered: past it, the
+        # signature's timestamp is refused as stale anyway.
+        self.delivery_ttl = delivery_ttl
+        self._pruned_at = float("-inf")
         self._tick_lock = threading.Lock()
         self._status_cache: dict[str, Optional[str]] = {}
         # Process-local: what must be counted while the ledger is down.
@@ -61,39 +75,96 @@ class Healer:
 
     # -- ingest side ---------------------------------------------------------
     def submit(self, request: HealRequest) -> list[Decision]:
+        """Admit one request, persisted before this returns.
+
+        Raises NotRecorded if the ledger could not take it (nothing was
+        stored; the caller must not acknowledge it) and Replayed if its
+        signed delivery was applied before. A request the database can
+        never store (a poison row) is rejected as INVALID_FIELD, never
+        retried.
+        """
         try:
             return self._submit(request)
-        except Exception:
-            LOG.exception("could not persist request on %s (%s); kept for "
-                          "the next tick", request.unit.key,
-                          request.alarm_name)
-            if len(self._backlog) == self._backlog.maxlen:
-                dropped = self._backlog[0]
-                self.counters.inc("healer.backlog_dropped")
-                LOG.error("backlog full (%d requests): dropped the oldest, "
-                          "on %s (%s), never to be recorded",
-                          self._backlog.maxlen, dropped.unit.key,
-                          dropped.alarm_name)
-            self._backlog.append(request)
-            self._count_safely("errors.submit")
+        except Replayed:
+            self.counters.inc("ingest.replayed")
+            raise
+        except Exception as exc:
+            if not is_poison(exc):
+                self.counters.inc("healer.not_recorded")
+                LOG.exception("ledger could not take the request on %s "
+                              "(%s); NOT recorded", request.unit.key,
+                              request.alarm_name)
+                raise NotRecorded(f"{type(exc).__name__}: {exc}") from exc
+            return [self._poisoned(request, exc)]
+
+    def submit_or_spool(self, request: HealRequest) -> list[Decision]:
+        """submit; if the ledger is down, keep the request in the durable
+        spool for the ticker to replay. Raises NotRecorded only if the
+        spool could not keep it either."""
+        try:
+            return self.submit(request)
+        except NotRecorded:
+            if self.spool is None:
+                raise
+            try:
+                self.spool.put(request)
+            except (SpoolFull, OSError) as exc:
+                self.counters.inc("healer.spool_refused")
+                LOG.error("request on %s (%s) neither recorded nor "
+                          "spooled: %s", request.unit.key,
+                          request.alarm_name, exc)
+                raise NotRecorded(str(exc)) from exc
+            self.counters.inc("healer.spooled")
+            LOG.warning("request on %s (%s) spooled to %s until the ledger "
+                        "answers", request.unit.key, request.alarm_name,
+                        self.spool.path)
             return []
 
     def _submit(self, request: HealRequest) -> list[Decision]:
         now = self.clock.now()
         with self.locks.hold(request.unit.root_stack_id):
             with self.ledger.transaction() as tx:
+                self._claim(tx, request.delivery, now)
                 decisions = self.admission.submit(tx, request, now)
                 self._record(tx, decisions, now, request.source,
                              request.alarm_key)
         return self._emit(decisions)
 
-    def reject(self, reason: Reason, detail: str, source: str) -> Decision:
+    def _claim(self, tx: LedgerTx, delivery: Optional[str],
+               now: float) -> None:
+        if delivery is None:
+            return
+        try:
+            tx.claim_delivery(delivery, now, now + self.delivery_ttl)
+        except AlreadyRecorded:
+            raise Replayed(delivery) from None
+
+    def _poisoned(self, request: HealRequest, exc: Exception) -> Decision:
+        self.counters.inc("healer.poison")
+        LOG.error("the ledger cannot store the request on %s (%s): %s",
+                  request.unit.key, request.alarm_name, exc)
+        return self.reject(Reason.INVALID_FIELD,
+                           f"request on {request.unit.key!r} "
+                           f"({request.alarm_name!r}) cannot be stored: "
+                           f"{type(exc).__name__}: {exc}", request.source)
+
+    def reject(self, reason: Reason, detail: str, source: str,
+               delivery: Optional[str] = None) -> Decision:
+        """Record a rejection. Raises Replayed like submit; a ledger
+        failure is logged and counted, never raised: the rejection itself
+        is in the log line."""
         decision = Decision(Action.REJECT, reason, detail)
         LOG.warning("rejected input from %s: %s", source, decision)
         try:
+            now = self.clock.now()
             with self.ledger.transaction() as tx:
-                self._record(tx, [decision], self.clock.now(), source)
+                self._claim(tx, delivery, now)
+                self._record(tx, [decision], now, source)
+        except Replayed:
+            self.counters.inc("ingest.replayed")
+            raise
         except Exception:
+            self.counters.inc("healer.rejection_not_recorded")
             LOG.exception("could not persist a rejection")
         return decision
 
@@ -112,9 +183,10 @@ class Healer:
         with self._tick_lock:
             # One Heat read per stack per tick, however many gates ask.
             self._status_cache.clear()
-            decisions = self._replay_backlog()
+            decisions: list[Decision] = []
             failed = False
-            for step in (self._reconsider, self._form, self._advance):
+            for step in (self._replay_spool, self._prune, self._reconsider,
+                         self._form, self._advance):
                 try:
                     decisions += step()
                 except Exception:
@@ -131,12 +203,31 @@ class Healer:
             cache[root_stack_id] = self.status(root_stack_id)
         return cache[root_stack_id]
 
-    def _replay_backlog(self) -> list[Decision]:
-        decisions = []
-        for _ in range(len(self._backlog)):
-            request = self._backlog.popleft()
-            decisions += self.submit(request)
+    def _replay_spool(self) -> list[Decision]:
+        if self.spool is None:
+            return []
+        decisions: list[Decision] = []
+
+        def store(request: HealRequest) -> None:
+            try:
+                decisions.extend(self.submit(request))
+            except Replayed:
+                pass  # stored before a crash lost the spool's rewrite
+
+        # NotRecorded stops the drain: the rest waits for the next tick.
+        try:
+            self.spool.drain(store)
+        except NotRecorded:
+            pass
         return decisions
+
+    def _prune(self) -> list[Decision]:
+        now = self.clock.now()
+        if now - self._pruned_at >= PRUNE_INTERVAL:
+            with self.ledger.transaction() as tx:
+                tx.prune_deliveries(now)
+            self._pruned_at = now
+        return []
 
     def _reconsider(self) -> list[Decision]:
         with self.ledger.transaction() as tx:

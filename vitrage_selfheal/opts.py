@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 
 from oslo_config import cfg
@@ -28,10 +27,21 @@ SELFHEAL_OPTS = [
                secret=True,
                help="tooz URL for locks shared by replicas (file://DIR on "
                     "one host; etcd3+http://, redis:// across hosts)."),
-    cfg.StrOpt("replica_id",
-               default=f"{socket.gethostname()}-{os.getpid()}",
-               sample_default="<hostname>-<pid>",
-               help="Name of this replica in the ledger and in tooz."),
+    # Stable across restarts: a restarted replica takes its own leases back
+    # at once instead of waiting them out.
+    cfg.StrOpt("replica_id", default=socket.gethostname(),
+               sample_default="<hostname>",
+               help="Name of this replica in the ledger and in tooz. Give "
+                    "each replica on one host its own name."),
+    cfg.StrOpt("spool_path", default="$state_path/spool.jsonl",
+               help="File where the in-process notifier keeps requests "
+                    "the ledger could not take (fsynced), replayed in "
+                    "order once it answers. The webhook never spools: it "
+                    "answers 503 and the sender retries."),
+    cfg.IntOpt("spool_max_bytes", default=64 * 1024 * 1024, min=4096,
+               help="Size at which the spool refuses more requests "
+                    "(logged at ERROR and counted, never dropped "
+                    "silently)."),
     cfg.FloatOpt("tick_interval", default=0.5, min=0.05,
                  help="Seconds between passes that form batches and "
                       "follow executions."),

@@ -14,7 +14,7 @@ class _NoSink:
     def submit(self, request):
         raise AssertionError("nothing may reach the sink")
 
-    def reject(self, reason, detail, source):
+    def reject(self, reason, detail, source, delivery=None):
         raise AssertionError("nothing may reach the sink")
 
 

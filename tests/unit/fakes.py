@@ -16,6 +16,7 @@ from vitrage_selfheal.dispatch.base import (
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
+from vitrage_selfheal.metrics import Counters
 from vitrage_selfheal.model import HealRequest, Intent, Unit
 
 ROOT = "11111111-1111-1111-1111-111111111111"
@@ -126,7 +127,7 @@ def make_healer(tmp_path, policy: Optional[Policy] = None,
     locks = Locks(f"file://{tmp_path}/locks", replica)
     healer = Healer(ledger, locks, dispatcher or RecordingDispatcher(),
                     StackStatuses(), policy or Policy(), clock or FakeClock(),
-                    replica=replica)
+                    replica=replica, counters=Counters())
     return healer
 
 

@@ -15,6 +15,7 @@ from tests.unit.fakes import (
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.dispatch.base import ExecState
+from vitrage_selfheal.ledger.spool import Spool
 from vitrage_selfheal.model import Action, Intent, Reason
 
 
@@ -393,8 +394,8 @@ def test_every_decision_is_persisted_with_its_reason(healer, clock):
     assert counters["decisions.DUPLICATE"] == 1
 
 
-def test_ledger_outage_keeps_request_for_next_tick(healer, clock, dispatcher,
-                                                   monkeypatch):
+def test_ledger_outage_spools_request_for_next_tick(healer, clock, dispatcher,
+                                                    monkeypatch, tmp_path):
     real = healer.admission.submit
     calls = []
 
@@ -405,7 +406,10 @@ def test_ledger_outage_keeps_request_for_next_tick(healer, clock, dispatcher,
         return real(tx, req, now)
 
     monkeypatch.setattr(healer.admission, "submit", flaky)
-    assert healer.submit(request(unit("0"))) == []
+    healer.spool = Spool(str(tmp_path / "spool.jsonl"), 1 << 20)
+    assert healer.submit_or_spool(request(unit("0"))) == []
+    assert len(healer.spool) == 1
     assert Reason.FIRST_HEAL in reasons(healer.tick())
+    assert len(healer.spool) == 0
     settle(healer, clock)
     assert len(dispatcher.starts) == 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 
 from tests.unit.fakes import make_healer, request, unit
 from vitrage_selfheal.clock import FakeClock
+from vitrage_selfheal.errors import NotRecorded
+from vitrage_selfheal.ledger.spool import Spool, encode
 from vitrage_selfheal.metrics import Counters
 
 
@@ -20,24 +21,29 @@ def ledger_down(healer, monkeypatch) -> None:
     monkeypatch.setattr(healer.ledger, "transaction", transaction)
 
 
-def test_backlog_overflow_is_counted_and_names_what_was_dropped(
+def test_spool_full_is_refused_loudly_and_names_what_was_refused(
         tmp_path, monkeypatch, caplog) -> None:
     healer = make_healer(tmp_path)
     healer.counters = Counters()
-    # The real limit is 10,000; the rule is the same at 3.
-    healer._backlog = collections.deque(maxlen=3)
+    one = len(encode(request(unit("m0"), alarm="a0"))) + 1
+    healer.spool = Spool(str(tmp_path / "spool.jsonl"), max_bytes=3 * one)
     ledger_down(healer, monkeypatch)
     units = [unit(f"m{i}") for i in range(5)]
+    refused = []
     with caplog.at_level(logging.ERROR, logger="vitrage_selfheal.healer"):
         for i, u in enumerate(units):
-            assert healer.submit(request(u, alarm=f"a{i}")) == []
-    assert healer.counters.snapshot() == {"healer.backlog_dropped": 2}
-    dropped = [r.getMessage() for r in caplog.records
-               if r.getMessage().startswith("backlog full")]
-    assert len(dropped) == 2
-    assert units[0].key in dropped[0] and units[1].key in dropped[1]
-    assert "selfheal.heal: server lost" in dropped[0]
-    assert [r.unit for r in healer._backlog] == units[2:]
+            try:
+                assert healer.submit_or_spool(request(u, alarm=f"a{i}")) == []
+            except NotRecorded:
+                refused.append(u)
+    assert refused == units[3:]
+    counts = healer.counters.snapshot()
+    assert counts["healer.spooled"] == 3
+    assert counts["healer.spool_refused"] == 2
+    lines = [r.getMessage() for r in caplog.records
+             if "neither recorded nor spooled" in r.getMessage()]
+    assert len(lines) == 2 and units[3].key in lines[0]
+    assert len(healer.spool) == 3
 
 
 def test_last_good_tick_moves_only_on_ticks_without_errors(

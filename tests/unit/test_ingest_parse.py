@@ -6,10 +6,12 @@ import hashlib
 import json
 import logging
 import threading
+from typing import Optional
 
 import pytest
 
 import vitrage_selfheal.ingest as ingest_pkg
+from vitrage_selfheal.errors import Replayed
 from vitrage_selfheal.ingest import (
     IngestStats,
     OutcomeKind,
@@ -47,20 +49,31 @@ class RecordingSink:
         self.requests: list[HealRequest] = []
         self.rejects: list[tuple[Reason, str, str]] = []
         self.fail = fail
+        self.deliveries: set[str] = set()
         self._lock = threading.Lock()
+
+    def _claim(self, delivery: Optional[str]) -> None:
+        # Like the healer: a delivery applied once is a replay after.
+        if delivery is not None:
+            if delivery in self.deliveries:
+                raise Replayed(delivery)
+            self.deliveries.add(delivery)
 
     def submit(self, request: HealRequest) -> list[Decision]:
         if self.fail:
             raise RuntimeError("ledger down (test)")
         with self._lock:
+            self._claim(request.delivery)
             self.requests.append(request)
         return [Decision(Action.ACCEPT, Reason.FIRST_HEAL,
                          unit_key=request.unit.key)]
 
-    def reject(self, reason: Reason, detail: str, source: str) -> Decision:
+    def reject(self, reason: Reason, detail: str, source: str,
+               delivery: Optional[str] = None) -> Decision:
         if self.fail:
             raise RuntimeError("ledger down (test)")
         with self._lock:
+            self._claim(delivery)
             self.rejects.append((reason, detail, source))
         return Decision(Action.REJECT, reason, detail)
 

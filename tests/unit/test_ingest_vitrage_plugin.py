@@ -57,12 +57,12 @@ def shared_app(monkeypatch):
     sink = RecordingSink()
     calls: list[list[str]] = []
 
-    def fake_shared_app(config_files):
+    def fake_shared_sink(config_files):
         calls.append(list(config_files))
         return sink
 
     module = types.ModuleType("vitrage_selfheal.app")
-    module.shared_app = fake_shared_app
+    module.shared_sink = fake_shared_sink
     monkeypatch.setitem(sys.modules, "vitrage_selfheal.app", module)
     monkeypatch.setattr("vitrage_selfheal.app", module, raising=False)
     return sink, calls
@@ -241,7 +241,7 @@ def test_execute_mistral_for_our_workflow_goes_through_the_healer(
     from vitrage_selfheal.ingest.plugins import mistral as plugin
 
     sink = RecordingSink()
-    monkeypatch.setattr(app, "shared_app", lambda files: sink)
+    monkeypatch.setattr(app, "shared_sink", lambda files: sink)
     parse_vitrage_conf(
         "[DEFAULT]\nnotifiers = mistral\n"
         "notifiers_path = vitrage_selfheal.ingest.plugins,"

@@ -20,6 +20,7 @@ from vitrage_selfheal import app as app_mod
 from vitrage_selfheal import opts
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.datasources.heat.unit import OPTS as HEAT_UNIT_OPTS
+from vitrage_selfheal.errors import NotRecorded
 from vitrage_selfheal.ingest.webhook import NOTIFICATIONS_PATH, WebhookApp
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.metrics import Counters
@@ -103,7 +104,10 @@ def test_no_configured_password_is_logged(config_file, tmp_path,
             app.healer.ledger.dispose()
             app.healer.ledger = Ledger(app.conf.selfheal.ledger_url)
             app.healer.tick()
-            app.submit(request(unit("m1")))
+            with pytest.raises(NotRecorded):
+                app.submit(request(unit("m1")))
+            # The in-process notifier's way: kept on disk instead.
+            assert app.spooling().submit(request(unit("m2"))) == []
             bodies.append(call(receiver, "GET", "/healthz"))
         finally:
             app.stop()

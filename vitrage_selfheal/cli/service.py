@@ -90,7 +90,7 @@ def engine(conf, args) -> int:
     settings = settings_from(
         conf, pathlib.Path(conf.selfheal.state_path) / "engine")
     service = EngineService(
-        EmbeddedEngine(settings, sink=app, ingest_conf=conf),
+        EmbeddedEngine(settings, sink=app.spooling(), ingest_conf=conf),
         topics=conf.engine.notification_topics,
         exchanges=conf.engine.notification_exchanges,
         snapshot_interval=conf.engine.snapshot_interval)

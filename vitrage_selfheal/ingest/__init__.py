@@ -16,6 +16,7 @@ import logging
 import threading
 from typing import Any, Optional, Protocol
 
+from vitrage_selfheal.errors import NotRecorded, Replayed
 from vitrage_selfheal.ingest.parse import (
     Ignored,
     Parsed,
@@ -35,6 +36,11 @@ __all__ = [
 
 
 class RequestSink(Protocol):
+    """Where parsed input goes. Both methods persist before returning;
+    both may raise `errors.Replayed` for a delivery applied before, and
+    `submit` raises `errors.NotRecorded` when nothing could be stored.
+    `reject` is called with `delivery=` only when there is one."""
+
     def submit(self, request: HealRequest) -> list[Decision]: ...
 
     def reject(self, reason: Reason, detail: str, source: str) -> Decision:
@@ -47,6 +53,8 @@ class OutcomeKind(str, enum.Enum):
     IGNORED = "ignored"
     # The sink raised: nothing was recorded; a sender may retry.
     FAILED = "failed"
+    # This signed delivery was applied before; nothing was done again.
+    REPLAYED = "replayed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,9 +84,18 @@ class IngestStats:
 
 
 def deliver(parsed: Parsed, sink: RequestSink, source: str,
-            stats: Optional[IngestStats] = None) -> Outcome:
-    """Hand one parsed notification to the sink; never raises."""
-    outcome = _deliver(parsed, sink, source)
+            stats: Optional[IngestStats] = None,
+            delivery: Optional[str] = None) -> Outcome:
+    """Hand one parsed notification to the sink; never raises.
+
+    `delivery` names the signed request it came in, so that the sink can
+    refuse a replay of it.
+    """
+    try:
+        outcome = _deliver(parsed, sink, source, delivery)
+    except Replayed:
+        outcome = Outcome(OutcomeKind.REPLAYED,
+                          detail=f"delivery {delivery} was applied before")
     if stats is not None:
         stats.count(outcome.kind.value)
     return outcome
@@ -86,7 +103,8 @@ def deliver(parsed: Parsed, sink: RequestSink, source: str,
 
 def ingest(event_type: str, payload: Any, source: str, conf: Any,
            sink: RequestSink,
-           stats: Optional[IngestStats] = None) -> Outcome:
+           stats: Optional[IngestStats] = None,
+           delivery: Optional[str] = None) -> Outcome:
     """parse_graph_event + deliver; never raises."""
     try:
         parsed = parse_graph_event(event_type, payload, source, conf)
@@ -98,26 +116,38 @@ def ingest(event_type: str, payload: Any, source: str, conf: Any,
         parsed = Rejection(Reason.MALFORMED,
                            f"{event_type}: internal error while parsing: "
                            f"{type(exc).__name__}: {exc}")
-    return deliver(parsed, sink, source, stats)
+    return deliver(parsed, sink, source, stats, delivery)
 
 
-def _deliver(parsed: Parsed, sink: RequestSink, source: str) -> Outcome:
+def _deliver(parsed: Parsed, sink: RequestSink, source: str,
+             delivery: Optional[str]) -> Outcome:
     if isinstance(parsed, Ignored):
         LOG.debug("ignored input from %s: %s", source, parsed.detail)
         return Outcome(OutcomeKind.IGNORED, detail=parsed.detail)
     if isinstance(parsed, Rejection):
         LOG.warning("rejected input from %s: %s: %s", source,
                     parsed.reason.value, parsed.detail)
+        extra = {"delivery": delivery} if delivery is not None else {}
         try:
-            decision = sink.reject(parsed.reason, parsed.detail, source)
+            decision = sink.reject(parsed.reason, parsed.detail, source,
+                                   **extra)
+        except Replayed:
+            raise
         except Exception:
             LOG.exception("sink could not record the rejection from %s "
                           "(%s: %s)", source, parsed.reason.value,
                           parsed.detail)
             return Outcome(OutcomeKind.FAILED, detail=parsed.detail)
         return Outcome(OutcomeKind.REJECTED, (decision,), parsed.detail)
+    if delivery is not None:
+        parsed = dataclasses.replace(parsed, delivery=delivery)
     try:
         decisions = sink.submit(parsed)
+    except Replayed:
+        raise
+    except NotRecorded as exc:
+        # Logged by the sink; the sender retries or the sink spooled.
+        return Outcome(OutcomeKind.FAILED, detail=f"not recorded: {exc}")
     except Exception:
         # The request is in this log line and nowhere else: keep all of it.
         LOG.exception("sink failed; heal request from %s NOT recorded: %r",

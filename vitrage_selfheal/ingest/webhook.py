@@ -53,6 +53,7 @@ _SCHEME = "sha256="
 
 # Requests refused before their signature was verified: 401, 413.
 UNAUTHENTICATED_COUNTER = "webhook.unauthenticated"
+REPLAYED_COUNTER = "webhook.replayed"
 
 StartResponse = Callable[..., Any]
 HealthCheck = Callable[[], Health]
@@ -173,15 +174,19 @@ class WebhookApp:
         try:
             document = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            return self._refuse(400, f"body is not JSON: {exc}")
+            return self._refuse(400, f"body is not JSON: {exc}", environ)
         if not isinstance(document, dict) or \
                 not isinstance(document.get("notification"), str) or \
                 "payload" not in document:
             return self._refuse(400, "body is not {\"notification\": "
-                                     "<event type>, \"payload\": ...}")
+                                     "<event type>, \"payload\": ...}",
+                                environ)
 
         outcome = ingest(document["notification"], document["payload"],
-                         SOURCE, self._conf, self._sink, self.stats)
+                         SOURCE, self._conf, self._sink, self.stats,
+                         delivery=_delivery(environ))
+        if outcome.kind is OutcomeKind.REPLAYED:
+            return self._replayed(outcome, environ)
         if outcome.kind is OutcomeKind.FAILED:
             # 503 so that the sender retries; the sink de-duplicates by
             # alarm key if the first attempt was recorded after all.
@@ -215,15 +220,30 @@ class WebhookApp:
         return status, {"outcome": "refused", "decisions": [],
                         "detail": detail, "error": detail}
 
-    def _refuse(self, status: int, detail: str) -> tuple[int, dict[str, Any]]:
+    def _refuse(self, status: int, detail: str,
+                environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         # Authenticated but malformed: recorded through the sink like any
         # other malformed input, so that a broken sender is visible in
         # the ledger and not only in this process's log.
         outcome = deliver(Rejection(Reason.MALFORMED, detail), self._sink,
-                          SOURCE, self.stats)
+                          SOURCE, self.stats, delivery=_delivery(environ))
+        if outcome.kind is OutcomeKind.REPLAYED:
+            return self._replayed(outcome, environ)
         document = _document(outcome)
         document["error"] = detail
         return status, document
+
+    def _replayed(self, outcome: Outcome, environ: dict[str, Any]
+                  ) -> tuple[int, dict[str, Any]]:
+        # Within the skew window a captured request still verifies:
+        # applied twice it could heal a healthy replacement or cancel a
+        # real heal. Counted, not a ledger row: anyone holding one
+        # captured request could send it a million times. 409 tells an
+        # honest sender that its first try was recorded.
+        self.counters.inc(REPLAYED_COUNTER)
+        self._refused_log.log("webhook: replayed delivery refused from %s",
+                              _peer(environ))
+        return 409, _document(outcome)
 
 
 def _document(outcome: Outcome) -> dict[str, Any]:
@@ -234,7 +254,8 @@ def _document(outcome: Outcome) -> dict[str, Any]:
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request",
             401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Content Too Large",
+            405: "Method Not Allowed", 409: "Conflict",
+            413: "Content Too Large",
             503: "Service Unavailable"}
 
 
@@ -258,6 +279,12 @@ def _drain(stream: Any, length: int, limit: int) -> None:
         if not chunk:
             return
         left -= len(chunk)
+
+
+def _delivery(environ: dict[str, Any]) -> str:
+    """The verified signature's digest: one per (timestamp, body)."""
+    signature = str(environ.get("HTTP_X_SELFHEAL_SIGNATURE", ""))
+    return signature[len(_SCHEME):].strip().lower()
 
 
 def _peer(environ: dict[str, Any]) -> str:

@@ -78,6 +78,9 @@ class AlarmRow(Base):
     cleared_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     # Bumped on every activation: (alarm, activation) names one incident.
     activations: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=1)
+    # Vitrage's time of the last event applied (activation or clear), when
+    # the sender gave one: an older event is stale and never applied.
+    event_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
 
 
 class IntentRow(Base):
@@ -178,3 +181,17 @@ class CounterRow(Base):
     name: orm.Mapped[str] = orm.mapped_column(sa.String(80),
                                               primary_key=True)
     value: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+
+
+class DeliveryRow(Base):
+    """Signed deliveries already applied, kept while their signature could
+    still be accepted: a replay of one is recognised, also after a restart.
+    """
+
+    __tablename__ = "deliveries"
+
+    # The request's signature (hex HMAC-SHA256): unique per body and time.
+    digest: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                                primary_key=True)
+    seen_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    expires_at: orm.Mapped[float] = orm.mapped_column(sa.Float, index=True)

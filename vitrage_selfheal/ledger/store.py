@@ -15,6 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
+from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
     AlarmRow,
@@ -84,7 +85,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-class LedgerTx:
+class LedgerTx(IngressTx):
     def __init__(self, session: orm.Session) -> None:
         self.s = session
 
@@ -142,7 +143,14 @@ class LedgerTx:
                           resource_name=unit.resource_name,
                           group_key=unit.group_key, held_detail="",
                           heal_times="")
-            self.s.add(row)
+            try:
+                with self.s.begin_nested():
+                    self.s.add(row)
+            except exc.IntegrityError:
+                # Another replica (no lock backend) inserted it first.
+                row = self.s.get(UnitRow, unit.key, populate_existing=True)
+                if row is None:
+                    raise
         # Newer notifications know the replacement's physical id and size.
         if unit.physical_id:
             row.physical_id = unit.physical_id
@@ -183,51 +191,6 @@ class LedgerTx:
         row.heal_times = f"{row.heal_times} {now:.3f}".strip()
         if physical_id:
             row.physical_id = physical_id
-
-    # -- alarms --------------------------------------------------------------
-    def activate_alarm(self, req: HealRequest, now: float) -> Optional[str]:
-        """Record an activation; the incident id, or None if already active."""
-        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
-        if row is None:
-            row = AlarmRow(unit_key=req.unit.key, alarm_key=req.alarm_key,
-                           alarm_name=req.alarm_name,
-                           intent=req.intent.value, active=True, since=now,
-                           activations=1)
-            self.s.add(row)
-            try:
-                self.s.flush()
-            except exc.IntegrityError:
-                # Another replica recorded the same activation first.
-                raise AlreadyRecorded(req.alarm_key) from None
-        elif row.active:
-            return None
-        else:
-            row.active, row.since, row.cleared_at = True, now, None
-            row.activations += 1
-        return f"{req.alarm_key}#{row.activations}"
-
-    def clear_alarm(self, req: HealRequest, now: float) -> bool:
-        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
-        if row is None or not row.active:
-            return False
-        row.active, row.cleared_at = False, now
-        return True
-
-    def active_alarms(self, unit_key: str, intent: Intent) -> list[AlarmRow]:
-        return list(self.s.scalars(sa.select(AlarmRow).where(
-            AlarmRow.unit_key == unit_key, AlarmRow.active.is_(True),
-            AlarmRow.intent == intent.value)))
-
-    def unanswered_alarms(self, unit: UnitRow) -> list[AlarmRow]:
-        """Active heal alarms raised after the unit's last heal.
-
-        A heal answers every alarm raised before it succeeded: only a
-        later activation is a new incident (this is what keeps a stale or
-        slow-to-clear alarm from healing the replacement again).
-        """
-        return [a for a in self.active_alarms(unit.unit_key, Intent.HEAL)
-                if unit.last_healed_at is None
-                or a.since > unit.last_healed_at]
 
     def unhealthy_in_group(self, group_key: str) -> list[str]:
         healed = sa.func.coalesce(UnitRow.last_healed_at, -1.0)
@@ -389,9 +352,17 @@ class AttemptOutcome:
     LOST = "LOST"
 
 
-class AlreadyRecorded(Exception):
-    """A concurrent writer got there first; the caller treats it as a dup."""
-
-
 def batch_units(batch: BatchRow) -> list[str]:
     return json.loads(batch.units)
+
+
+def is_poison(error: BaseException) -> bool:
+    """True if the database refused the values themselves (too long, a NUL,
+    a lone surrogate): retrying the same request can never succeed. False
+    for everything else (connection lost, server down), which may pass."""
+    if isinstance(error, exc.DataError):
+        return True
+    if isinstance(error, exc.StatementError) and \
+            not isinstance(error, exc.DBAPIError):
+        return isinstance(error.orig, (ValueError, UnicodeError))
+    return isinstance(error, UnicodeError)

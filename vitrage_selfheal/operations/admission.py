@@ -41,6 +41,13 @@ class Admission:
     def submit(self, tx: LedgerTx, req: HealRequest,
                now: float) -> list[Decision]:
         row = tx.upsert_unit(req.unit)
+        newer = tx.newer_event(req)
+        if newer is not None:
+            return [self._ctx(tx, row, now).decide(
+                Action.SKIP, Reason.STALE_EVENT,
+                f"{'activation' if req.active else 'clear'} of "
+                f"{req.alarm_name!r} at {req.event_time:.3f} is older than "
+                f"the event already applied at {newer:.3f}")]
         if req.intent is Intent.HEAL:
             return self._heal(tx, row, req, now)
         if req.intent is Intent.SUPPRESS:

@@ -197,8 +197,9 @@ class _ReportingSink:
             self.watcher.collect()
         return self.healer.submit(request)
 
-    def reject(self, reason: Any, detail: str, source: str) -> Any:
-        return self.healer.reject(reason, detail, source)
+    def reject(self, reason: Any, detail: str, source: str,
+               delivery: Optional[str] = None) -> Any:
+        return self.healer.reject(reason, detail, source, delivery)
 
 
 def _no_aodh_api() -> contextlib.AbstractContextManager[None]:

@@ -63,7 +63,7 @@ class SelfHealNotifier(GraphEventNotifier):
             # client, and an ImportError at module level would be hidden
             # by Vitrage's loader (see plugins/__init__).
             from vitrage_selfheal import app
-            sink = app.shared_app(files)
+            sink = app.shared_sink(files)
         self._sink = sink
         self._conf = conf if conf is not None else ingest_opts.load(files)
         patterns(self._conf)  # a bad regex stops Vitrage's start, loudly
