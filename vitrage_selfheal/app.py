@@ -77,7 +77,9 @@ class App:
             counters=self.counters,
             spool=Spool(conf.selfheal.spool_path,
                         conf.selfheal.spool_max_bytes),
-            delivery_ttl=2.0 * conf[WEBHOOK_GROUP].max_skew)
+            delivery_ttl=2.0 * conf[WEBHOOK_GROUP].max_skew,
+            workers=conf.selfheal.workers,
+            follow_interval=conf.mistral.follow_interval)
         # Until the first tick, the age of the last good one counts from
         # here: a ticker that never ticks is stale too.
         self._born = self.healer.clock.now()
@@ -123,6 +125,7 @@ class App:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.healer.stop()
         self.healer.locks.stop()
         self.healer.ledger.dispose()
 

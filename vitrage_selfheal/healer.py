@@ -9,9 +9,11 @@ keeps what the ledger could not take.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Optional
 
 from vitrage_selfheal import metrics, operator
@@ -29,9 +31,10 @@ from vitrage_selfheal.ledger.store import (
 )
 from vitrage_selfheal.model import Action, Decision, HealRequest, Reason
 from vitrage_selfheal.operations.admission import Admission
-from vitrage_selfheal.operations.gate import Gate, StatusReader
+from vitrage_selfheal.operations.gate import Gate, StatusReader, read_status
 from vitrage_selfheal.operations.queue import Queue
 from vitrage_selfheal.operations.runner import Runner
+from vitrage_selfheal.operations.workers import StackWorkers
 
 LOG = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ class Healer:
                  observer: Optional[Callable[[Decision], None]] = None,
                  counters: Optional[metrics.Counters] = None,
                  spool: Optional[Spool] = None,
-                 delivery_ttl: float = DELIVERY_TTL) -> None:
+                 delivery_ttl: float = DELIVERY_TTL,
+                 workers: int = 0, follow_interval: float = 0.0) -> None:
         self.ledger = ledger
         self.locks = locks
         self.status = status
@@ -69,7 +73,10 @@ class Healer:
         # Process-local: what must be counted while the ledger is down.
         self.counters = counters or metrics.default()
         self.runner = Runner(dispatcher, policy, gate, replica,
-                             self.counters)
+                             self.counters, follow_interval)
+        # 0 threads: every stack inline, in order (tests, the simulator).
+        self.workers = StackWorkers(workers, wait=0.5, clock=clock,
+                                    counters=self.counters)
         # Clock time at the end of the last tick in which no step raised.
         self.last_good_tick: Optional[float] = None
 
@@ -186,13 +193,15 @@ class Healer:
             decisions: list[Decision] = []
             failed = False
             for step in (self._replay_spool, self._prune, self._reconsider,
-                         self._form, self._advance):
+                         self._stacks):
                 try:
                     decisions += step()
                 except Exception:
                     failed = True
                     LOG.exception("tick step %s failed", step.__name__)
                     self._count_safely(f"errors.tick{step.__name__}")
+            if self.workers.take_failed():
+                failed = True
             if not failed:
                 self.last_good_tick = self.clock.now()
             return decisions
@@ -245,33 +254,51 @@ class Healer:
             decisions += self._emit(found)
         return decisions
 
-    def _form(self) -> list[Decision]:
+    def _stacks(self) -> list[Decision]:
+        """Form and drive each stack's operation, stacks side by side."""
         with self.ledger.transaction() as tx:
-            due = self.queue.stacks_due(tx, self.clock.now())
-        decisions = []
-        for stack in due:
-            with self.locks.hold(stack):
-                now = self.clock.now()
-                with self.ledger.transaction() as tx:
-                    _, found = self.queue.form(tx, stack, now,
-                                               self._status)
-                    self._record(tx, found, now, "coalesce")
-            decisions += self._emit(found)
+            due = set(self.queue.stacks_due(tx, self.clock.now()))
+            open_ = {b.root_stack_id: b.id for b in tx.open_batches()}
+        jobs = [(stack, functools.partial(self._stack_step, stack,
+                                          stack in due))
+                for stack in sorted(due | set(open_))]
+        return self.workers.run(jobs)
+
+    def _stack_step(self, stack: str, form: bool) -> list[Decision]:
+        decisions = self._form(stack) if form else []
+        with self.ledger.transaction() as tx:
+            batch = tx.open_batch(stack)
+            batch_id = batch.id if batch is not None else None
+        if batch_id is not None:
+            decisions += self._advance(stack, batch_id)
         return decisions
 
-    def _advance(self) -> list[Decision]:
-        with self.ledger.transaction() as tx:
-            batches = [(b.id, b.root_stack_id) for b in tx.open_batches()]
-        decisions = []
-        for batch_id, stack in batches:
-            with self.locks.hold(stack):
-                now = self.clock.now()
-                found = self.runner.advance(self.ledger, batch_id, now,
-                                            self._status)
-                with self.ledger.transaction() as tx:
-                    self._record(tx, found, now, "track")
-            decisions += self._emit(found)
-        return decisions
+    def _form(self, stack: str) -> list[Decision]:
+        # Heat is read before the lock is taken: a slow Heat must not keep
+        # this stack's submits waiting.
+        status = read_status(self._status, stack)
+        with self.locks.hold(stack):
+            now = self.clock.now()
+            with self.ledger.transaction() as tx:
+                _, found = self.queue.form(tx, stack, now,
+                                           lambda _root: status)
+                self._record(tx, found, now, "coalesce")
+        return self._emit(found)
+
+    def _advance(self, stack: str, batch_id: str) -> list[Decision]:
+        now = self.clock.now()
+        # The runner's steps are compare-and-set transitions; each of its
+        # transactions holds the stack's lock, none of its network calls.
+        found = self.runner.advance(_LockedLedger(self.ledger, self.locks,
+                                                  stack),
+                                    batch_id, now, self._status)
+        with self.locks.hold(stack):
+            with self.ledger.transaction() as tx:
+                self._record(tx, found, now, "track")
+        return self._emit(found)
+
+    def stop(self) -> None:
+        self.workers.stop()
 
     # -- persistence and reporting --------------------------------------------
     def _record(self, tx: LedgerTx, decisions: list[Decision], now: float,
@@ -293,3 +320,20 @@ class Healer:
             if self.observer is not None:
                 self.observer(decision)
         return decisions
+
+
+class _LockedLedger:
+    """The ledger as the runner sees it: every transaction under the
+    stack's lock, so decisions on one stack stay serialised while the
+    network calls between them hold nothing."""
+
+    def __init__(self, ledger: Ledger, locks: Locks, stack: str) -> None:
+        self._ledger = ledger
+        self._locks = locks
+        self._stack = stack
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[LedgerTx]:
+        with self._locks.hold(self._stack):
+            with self._ledger.transaction() as tx:
+                yield tx

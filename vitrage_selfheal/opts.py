@@ -45,6 +45,10 @@ SELFHEAL_OPTS = [
     cfg.FloatOpt("tick_interval", default=0.5, min=0.05,
                  help="Seconds between passes that form batches and "
                       "follow executions."),
+    cfg.IntOpt("workers", default=8, min=0,
+               help="Threads that form and drive stack operations side "
+                    "by side, so that a slow Mistral or Heat call delays "
+                    "only its own stack. 0: one thread, stacks in turn."),
     cfg.FloatOpt("healthz_max_tick_age", default=30.0, min=1,
                  help="GET /healthz answers 503 when the last tick that "
                       "ended without an error is older than this many "
@@ -123,6 +127,9 @@ MISTRAL_OPTS = [
                     "install)."),
     cfg.FloatOpt("timeout", default=10.0, min=0.1,
                  help="HTTP timeout of one Mistral call."),
+    cfg.FloatOpt("follow_interval", default=1.0, min=0,
+                 help="Seconds between reads of a running execution; "
+                      "after a failed read the wait doubles, up to 60 s."),
     # The heal workflow's bounded waits, passed as its input; defaults are
     # the workflow's own.
     cfg.IntOpt("poll_delay", default=_WF["poll_delay"], min=1,

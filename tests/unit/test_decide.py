@@ -367,7 +367,7 @@ def test_crash_between_decision_and_dispatch_resumes_without_duplicate(
     first.submit(request(unit("0")))
     clock.advance(3)
     # Crash after the batch was persisted, before Mistral was called.
-    first._form()
+    first._form(ROOT)
     assert dispatcher.starts == []
     restarted = make_healer(tmp_path, clock=clock, dispatcher=dispatcher,
                             replica="r1-restarted")

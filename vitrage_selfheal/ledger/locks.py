@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from urllib import parse
 
@@ -34,18 +35,32 @@ class Locks:
         self._coordinator = coordination.get_coordinator(
             url, member_id.encode())
         self._coordinator.start(start_heart=True)
+        self._guard = threading.Lock()
+        # One per stack name ever locked here: a few hundred bytes each.
+        self._local: dict[str, threading.Lock] = {}
 
     @contextlib.contextmanager
     def hold(self, name: str) -> Iterator[None]:
-        lock = self._coordinator.get_lock(f"selfheal-{name}".encode())
-        if not lock.acquire(blocking=self.timeout):
-            raise LockTimeout(
-                f"lock {name!r} not acquired within {self.timeout:g}s "
-                f"({self.url})")
+        # Threads of this process first: a file lock (fcntl) is held per
+        # process, so two threads would both "get" it.
+        with self._guard:
+            local = self._local.setdefault(name, threading.Lock())
+        if not local.acquire(timeout=self.timeout):
+            raise self._timeout(name)
         try:
-            yield
+            lock = self._coordinator.get_lock(f"selfheal-{name}".encode())
+            if not lock.acquire(blocking=self.timeout):
+                raise self._timeout(name)
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
-            lock.release()
+            local.release()
+
+    def _timeout(self, name: str) -> LockTimeout:
+        return LockTimeout(f"lock {name!r} not acquired within "
+                           f"{self.timeout:g}s ({self.url})")
 
     def stop(self) -> None:
         try:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Optional
+from contextlib import AbstractContextManager
+from typing import Optional, Protocol
 
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import (
@@ -26,7 +27,6 @@ from vitrage_selfheal.dispatch.base import (
 from vitrage_selfheal.dispatch.execution_id import execution_id_for
 from vitrage_selfheal.ledger.store import (
     AttemptOutcome,
-    Ledger,
     LedgerTx,
 )
 from vitrage_selfheal.ledger.view import unit_record
@@ -56,6 +56,12 @@ LOG = logging.getLogger(__name__)
 START_LEASE = 60.0
 # A cancel Mistral did not confirm is asked again this often.
 CANCEL_RESEND = 30.0
+# The longest wait between reads of an execution Mistral failed to show.
+FOLLOW_BACKOFF_MAX = 60.0
+
+
+class Transactions(Protocol):
+    def transaction(self) -> AbstractContextManager[LedgerTx]: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,17 +77,29 @@ class _Start:
 class Runner:
     def __init__(self, dispatcher: Dispatcher, policy: Policy, gate: Gate,
                  replica: str = "local",
-                 counters: Optional[Counters] = None) -> None:
+                 counters: Optional[Counters] = None,
+                 follow_interval: float = 0.0) -> None:
         self.dispatcher = dispatcher
         self.policy = policy
         self.gate = gate
         self.replica = replica
         self.counters = counters if counters is not None else Counters()
-        self._follow_errors: dict[str, str] = {}
+        # Reading a running execution at most this often; after a failed
+        # read, exponentially less often (Mistral down must not be
+        # hammered every tick).
+        self.follow_interval = follow_interval
+        self._follow_errors: dict[str, tuple[str, int]] = {}
+        self._next_follow: dict[str, float] = {}
 
-    def advance(self, ledger: Ledger, batch_id: str, now: float,
+    def advance(self, ledger: Transactions, batch_id: str, now: float,
                 status: StatusReader) -> list[Decision]:
-        """One step for one open operation; the caller holds its lock."""
+        """One step for one open operation.
+
+        No lock is needed around it: every transition is a
+        compare-and-set. `ledger` may serialise its transactions (the
+        healer's hold the stack's lock); no network call is made inside
+        one.
+        """
         with ledger.transaction() as tx:
             batch = tx.batch(batch_id)
             if batch is None or batch.state not in BatchState.OPEN:
@@ -95,11 +113,13 @@ class Runner:
             return self._start(ledger, batch_id, now,
                                read_status(status, root))
         if state in (BatchState.RUNNING, BatchState.CANCELLING):
+            if now < self._next_follow.get(execution_id, now):
+                return []
             return self._follow(ledger, batch_id, execution_id, now)
         return []
 
     # -- starting ------------------------------------------------------------
-    def _start(self, ledger: Ledger, batch_id: str, now: float,
+    def _start(self, ledger: Transactions, batch_id: str, now: float,
                stack_status: Optional[str]) -> list[Decision]:
         with ledger.transaction() as tx:
             decisions, start = self._gate(tx, batch_id, now, stack_status)
@@ -190,7 +210,7 @@ class Runner:
                                  execution_id, batch.attempt, units,
                                  batch.reason)
 
-    def _start_failed(self, ledger: Ledger, start: _Start,
+    def _start_failed(self, ledger: Transactions, start: _Start,
                       exc: DispatchError, now: float) -> list[Decision]:
         self.counters.inc("dispatch.start_errors")
         LOG.error("start of execution %s (stack %s, attempt %d) failed: %s",
@@ -215,14 +235,18 @@ class Runner:
                                   retry_reason=Reason.DISPATCH_FAILED)
 
     # -- following -----------------------------------------------------------
-    def _follow(self, ledger: Ledger, batch_id: str, execution_id: str,
+    def _follow(self, ledger: Transactions, batch_id: str, execution_id: str,
                 now: float) -> list[Decision]:
         try:
             execution = self.dispatcher.get(execution_id)
         except DispatchError as exc:
-            self._follow_error(execution_id, exc)
+            self._follow_error(execution_id, exc, now)
             return []
         self._follow_errors.pop(execution_id, None)
+        if execution.state in (ExecState.RUNNING, ExecState.MISSING):
+            self._next_follow[execution_id] = now + self.follow_interval
+        else:
+            self._next_follow.pop(execution_id, None)
         with ledger.transaction() as tx:
             batch = tx.batch(batch_id)
             if batch is None or batch.execution_id != execution_id:
@@ -242,16 +266,23 @@ class Runner:
                                 now - started)
         return self._settle(ledger, batch_id, execution, now)
 
-    def _follow_error(self, execution_id: str, exc: DispatchError) -> None:
+    def _follow_error(self, execution_id: str, exc: DispatchError,
+                      now: float) -> None:
         self.counters.inc("dispatch.follow_errors")
         text = str(exc)
+        last, errors = self._follow_errors.get(execution_id, ("", 0))
+        errors += 1
+        self._follow_errors[execution_id] = (text, errors)
+        delay = min(FOLLOW_BACKOFF_MAX,
+                    max(self.follow_interval, 1.0) * 2 ** (errors - 1))
+        self._next_follow[execution_id] = now + delay
         # Logged when the error changes, counted every time: one line per
         # tick would drown the log while Mistral is down.
-        if self._follow_errors.get(execution_id) != text:
-            self._follow_errors[execution_id] = text
-            LOG.error("cannot read execution %s: %s", execution_id, text)
+        if last != text:
+            LOG.error("cannot read execution %s: %s (next try in %.0fs)",
+                      execution_id, text, delay)
 
-    def _lost(self, ledger: Ledger, batch_id: str, execution_id: str,
+    def _lost(self, ledger: Transactions, batch_id: str, execution_id: str,
               now: float) -> list[Decision]:
         """Mistral does not know it: back through the gate, same id."""
         with ledger.transaction() as tx:
@@ -274,7 +305,7 @@ class Runner:
                 f"execution {execution_id} unknown to Mistral; started "
                 f"again under the same id once the gate allows")]
 
-    def _cancel(self, ledger: Ledger, batch_id: str, execution_id: str,
+    def _cancel(self, ledger: Transactions, batch_id: str, execution_id: str,
                 now: float, ran: float) -> list[Decision]:
         with ledger.transaction() as tx:
             batch = tx.move_batch(batch_id, BatchState.RUNNING,
@@ -301,7 +332,7 @@ class Runner:
                       exc)
             return None
 
-    def _confirm_cancel(self, ledger: Ledger, batch_id: str,
+    def _confirm_cancel(self, ledger: Transactions, batch_id: str,
                         execution: Execution, asked_at: float,
                         now: float) -> list[Decision]:
         if execution.state is ExecState.SUCCESS:
@@ -334,7 +365,8 @@ class Runner:
                 f"{now - asked_at:.0f}s after its cancel: Mistral must "
                 f"end it before this stack is healed again")
 
-    def _settle(self, ledger: Ledger, batch_id: str, execution: Execution,
+    def _settle(self, ledger: Transactions, batch_id: str,
+                execution: Execution,
                 now: float, from_state: str = BatchState.RUNNING,
                 failure: Reason = Reason.EXECUTION_FAILED,
                 attempt_outcome: str = AttemptOutcome.FAILED
