@@ -1,4 +1,5 @@
-"""A local, durable overflow for requests the ledger could not take.
+"""A local, durable overflow for what could not be handed on right now:
+requests the ledger could not take, notifications the receiver refused.
 
 Vitrage's notifier plugins have no redelivery: an event the ledger cannot
 store right now must not live only in memory. It is appended to this file
@@ -18,11 +19,13 @@ import logging
 import os
 import pathlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from vitrage_selfheal.model import HealRequest, Intent, Unit
 
 LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SpoolFull(Exception):
@@ -44,10 +47,18 @@ def decode(line: str) -> HealRequest:
     return HealRequest(**fields)
 
 
-class Spool:
-    def __init__(self, path: str, max_bytes: int) -> None:
+class Spool(Generic[T]):
+    """Items one JSON line each; `encode`/`decode` say how (HealRequests
+    by default)."""
+
+    def __init__(self, path: str, max_bytes: int,
+                 encode: Callable[[T], str] = encode,  # type: ignore
+                 decode: Callable[[str], T] = decode  # type: ignore
+                 ) -> None:
         self.path = pathlib.Path(path)
         self.max_bytes = max_bytes
+        self._encode = encode
+        self._decode = decode
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._bad_path = self.path.with_name(self.path.name + ".bad")
 
@@ -61,9 +72,11 @@ class Spool:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def put(self, request: HealRequest) -> None:
+    def put(self, item: T) -> None:
         """Append durably; SpoolFull or OSError if it could not be kept."""
-        line = encode(request) + "\n"
+        line = self._encode(item) + "\n"
+        if "\n" in line[:-1] or not line.isascii():
+            raise ValueError("a spool entry must be one ASCII line")
         with self._locked():
             size = self.path.stat().st_size if self.path.exists() else 0
             if size + len(line) > self.max_bytes:
@@ -84,7 +97,7 @@ class Spool:
         return [line for line in
                 self.path.read_text(encoding="ascii").splitlines() if line]
 
-    def drain(self, store: Callable[[HealRequest], Any]) -> int:
+    def drain(self, store: Callable[[T], Any]) -> int:
         """Hand entries to `store` in order until one raises; keep the
         rest. Returns how many were stored. An unreadable line is moved to
         the `.bad` file beside the spool, never dropped."""
@@ -94,13 +107,13 @@ class Spool:
             try:
                 for line in lines:
                     try:
-                        request = decode(line)
+                        item = self._decode(line)
                     except (ValueError, TypeError, KeyError) as exc:
                         LOG.error("spool %s: unreadable entry moved to %s: "
                                   "%s", self.path, self._bad_path, exc)
                         self._keep_bad(line)
                     else:
-                        store(request)
+                        store(item)
                     done += 1
             finally:
                 if done:
