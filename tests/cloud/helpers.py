@@ -26,9 +26,12 @@ class Cluster:
         self.group_stack = group.physical_resource_id
 
     def _done(self, action: str) -> bool:
-        status = self.status()
-        assert status != f"{action}_FAILED", status
-        return status == f"{action}_COMPLETE"
+        stack = self.conn.orchestration.get_stack(self.id)
+        # The reason names the resource and Nova's or Heat's answer: the
+        # status alone makes a failed run undiagnosable.
+        assert stack.status != f"{action}_FAILED", \
+            f"{stack.status}: {stack.status_reason}"
+        return stack.status == f"{action}_COMPLETE"
 
     def status(self) -> str:
         return self.conn.orchestration.get_stack(self.id).status
