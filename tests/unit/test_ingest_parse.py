@@ -40,6 +40,8 @@ ROOT = "11111111-1111-1111-1111-111111111111"
 STACK = "22222222-2222-2222-2222-222222222222"
 UNIT_ID = f"{ROOT}/{STACK}/member-0"
 ALARM_ID = "8a5b6c7d-0000-4000-8000-000000000001"
+# alarm_payload's update_timestamp, 2026-11-25 10:00:00 UTC.
+EVENT_TIME = 1795600800.0
 
 
 class RecordingSink:
@@ -147,7 +149,8 @@ def test_deduced_activate_gives_full_unit(conf):
         alarm_key=f"selfheal.heal unit unreachable@{UNIT_ID}",
         alarm_name="selfheal.heal unit unreachable",
         intent=Intent.HEAL, active=True, source="vitrage.notifier",
-        detail="vitrage.deduced_alarm.activate")
+        detail="vitrage.deduced_alarm.activate",
+        event_time=EVENT_TIME)
 
 
 @pytest.mark.parametrize("event, active", [

@@ -12,16 +12,18 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
+from vitrage_selfheal import limits
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.model import (
-    UNIT_ID_SEPARATOR,
-    HealRequest,
-    Intent,
-    Reason,
-    Unit,
-)
+from vitrage_selfheal.ingest import scan, timestamps
+from vitrage_selfheal.ingest.results import Ignored, Parsed, Rejection, show
+from vitrage_selfheal.ingest.units import unit_from_fields
+from vitrage_selfheal.model import HealRequest, Intent, Reason, Unit
+
+__all__ = ["Ignored", "Parsed", "Patterns", "Rejection", "as_dict",
+           "duplicates_deduced_event", "parse_external_action",
+           "parse_graph_event", "patterns"]
 
 # Event type -> whether it reports the alarm becoming active.
 ALARM_EVENTS = {
@@ -44,27 +46,6 @@ OTHER_VITRAGE_EVENTS = frozenset({
 # vitrage_type of the alarms Vitrage's evaluator raises (deduced alarms).
 DEDUCED_ALARM_TYPE = "vitrage"
 
-UNIT_FIELDS = ("root_stack_id", "stack_id", "resource_name")
-# Vitrage hands over a template's raw text (e.g. 'get_attr(stack, id)') when
-# it promotes a "similar" action on UNDO; such a value must never be healed.
-_TEMPLATE_FUNCTION = re.compile(r"get_attr\s*\(")
-# Bounds the walk over an (attacker-sized, via the webhook) payload.
-_MAX_SCAN_NODES = 20_000
-_MAX_SHOWN = 120
-
-
-@dataclasses.dataclass(frozen=True)
-class Rejection:
-    reason: Reason
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Ignored:
-    detail: str
-
-
-Parsed = Union[HealRequest, Rejection, Ignored]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +150,7 @@ def parse_graph_event(event_type: str, payload: Any, source: str,
     """
     if not isinstance(event_type, str) or not event_type:
         return Rejection(Reason.MALFORMED,
-                         f"event type {_show(event_type)} is not a name")
+                         f"event type {show(event_type)} is not a name")
     if event_type == EXECUTE_EXTERNAL_ACTION:
         return parse_external_action(payload, source, conf)
     if event_type in OTHER_VITRAGE_EVENTS:
@@ -177,7 +158,7 @@ def parse_graph_event(event_type: str, payload: Any, source: str,
     active = ALARM_EVENTS.get(event_type)
     if active is None:
         return Rejection(Reason.UNKNOWN_EVENT,
-                         f"unknown event type {_show(event_type)}")
+                         f"unknown event type {show(event_type)}")
     return _parse_alarm(event_type, active, payload, source, patterns(conf))
 
 
@@ -191,9 +172,9 @@ def parse_external_action(payload: Any, source: str, conf: Any) -> Parsed:
     if not isinstance(workflow, str) or not workflow:
         return Rejection(Reason.MALFORMED,
                          f"{EXECUTE_EXTERNAL_ACTION} without a workflow "
-                         f"name (workflow={_show(workflow)})")
+                         f"name (workflow={show(workflow)})")
     if workflow not in pats.workflows:
-        return Ignored(f"workflow {workflow!r} is not one of "
+        return Ignored(f"workflow {show(workflow)} is not one of "
                        f"{sorted(pats.workflows)}")
     where = f"workflow {workflow!r} input"
     if "input" not in action:
@@ -201,24 +182,28 @@ def parse_external_action(payload: Any, source: str, conf: Any) -> Parsed:
     given = as_dict(action["input"])
     if given is None:
         return _not_an_object(where, action["input"])
-    template = _find_template_text(given, "input")
-    if template:
-        return Rejection(Reason.UNRESOLVED_TEMPLATE,
-                         f"{where}: {template[0]} is unresolved template "
-                         f"text {_show(template[1])}")
-    unit = _unit_from_fields(given, "unit_id", where)
+    unscanned = _template_rejection(given, "input", where)
+    if unscanned is not None:
+        return unscanned
+    unit = unit_from_fields(given, "unit_id", where)
     if isinstance(unit, Rejection):
         return unit
-    canonical = json.dumps(given, sort_keys=True, separators=(",", ":"),
-                           default=str)
+    try:
+        canonical = json.dumps(given, sort_keys=True, separators=(",", ":"),
+                               default=str)
+    except (TypeError, ValueError) as exc:
+        # Keys of mixed types cannot be sorted: only an in-process sender
+        # can hand over such a mapping.
+        return Rejection(Reason.MALFORMED,
+                         f"{where} has no canonical JSON form: {exc}")
     digest = hashlib.sha1(canonical.encode("utf-8")).hexdigest()
     alarm_name = given.get("alarm_name")
-    return HealRequest(
+    return _storable(HealRequest(
         unit=unit, alarm_key=f"action:{digest}",
         alarm_name=alarm_name if isinstance(alarm_name, str) and alarm_name
         else workflow,
         intent=Intent.HEAL, active=True, source=source,
-        detail=f"{EXECUTE_EXTERNAL_ACTION} {workflow}")
+        detail=f"{EXECUTE_EXTERNAL_ACTION} {workflow}"), where)
 
 
 def _parse_alarm(event_type: str, active: bool, payload: Any, source: str,
@@ -228,153 +213,95 @@ def _parse_alarm(event_type: str, active: bool, payload: Any, source: str,
         return _not_an_object(f"{event_type} payload", payload)
     name = alarm.get("name")
     if not isinstance(name, str) or not name.strip():
-        alarm_id = _show(alarm.get("vitrage_id"))
+        alarm_id = show(alarm.get("vitrage_id"))
         return Rejection(Reason.MALFORMED,
                          f"{event_type}: alarm {alarm_id} has no name "
-                         f"(name={_show(name)})")
+                         f"(name={show(name)})")
     raw_resource = alarm.get("resource")
     resource = as_dict(raw_resource) if raw_resource is not None else None
+    shown = show(name)
     if raw_resource is not None and resource is None:
-        return _not_an_object(f"{event_type}: alarm {name!r} resource",
+        return _not_an_object(f"{event_type}: alarm {shown} resource",
                               raw_resource)
     intent = pats.intent_of(name)
     if intent is None:
         on = _describe(resource)
-        return Ignored(f"alarm {name!r} on {on} matches no selfheal pattern")
+        return Ignored(f"alarm {shown} on {on} matches no selfheal pattern")
     alarm["resource"] = resource
-    template = _find_template_text(alarm, "alarm")
-    if template:
-        return Rejection(Reason.UNRESOLVED_TEMPLATE,
-                         f"{event_type}: alarm {name!r}: {template[0]} is "
-                         f"unresolved template text {_show(template[1])}")
+    where = f"{event_type}: alarm {shown}"
+    unscanned = _template_rejection(alarm, "alarm", where)
+    if unscanned is not None:
+        return unscanned
     if resource is None or resource.get("vitrage_type") != pats.unit_type:
         return Rejection(Reason.NOT_A_UNIT,
-                         f"{intent.value} alarm {name!r} is on "
+                         f"{intent.value} alarm {shown} is on "
                          f"{_describe(resource)}, not a {pats.unit_type!r} "
                          f"vertex")
-    unit = _unit_from_fields(resource, "id", f"{pats.unit_type} resource")
+    unit = unit_from_fields(resource, "id", f"{pats.unit_type} resource")
     if isinstance(unit, Rejection):
-        return Rejection(unit.reason, f"{event_type}: alarm {name!r}: "
-                                      f"{unit.detail}")
-    # Name and unit, not Vitrage's vitrage_id: that is a fresh uuid after a
-    # Vitrage restart, and the replayed activation must stay a DUPLICATE.
-    alarm_key = f"{name}@{unit.vertex_id}"
-    return HealRequest(unit=unit, alarm_key=alarm_key, alarm_name=name,
-                       intent=intent, active=active, source=source,
-                       detail=event_type)
+        return Rejection(unit.reason, f"{where}: {unit.detail}")
+    event_time, unread = _event_time(alarm)
+    return _storable(HealRequest(
+        unit=unit, alarm_key=_alarm_key(name, unit), alarm_name=name,
+        intent=intent, active=active, source=source,
+        detail=event_type if unread is None else f"{event_type}; {unread}",
+        event_time=event_time), where)
 
 
-def _unit_from_fields(fields: Mapping[str, Any], id_key: str,
-                      where: str) -> Union[Unit, Rejection]:
-    """Build a Unit from a vertex id and/or explicit properties.
+def _alarm_key(name: str, unit: Unit) -> str:
+    """Name and unit, not Vitrage's vitrage_id: that is a fresh uuid after
+    a Vitrage restart, and the replayed activation must stay a DUPLICATE.
 
-    Either may be absent (Vitrage's stock webhook keeps only the id; an
-    action input may give only the parts), but where both are given they
-    must agree: a disagreement means something upstream is confused about
-    which unit it means, and replacing the wrong unit is the worst outcome.
+    Both may be at their widest and still fit their own columns, so a key
+    too long for its column ends in a digest of the whole: still one key
+    per alarm and unit, and no heal lost to the arithmetic of widths.
     """
-    def bad(text: str) -> Rejection:
-        return Rejection(Reason.MALFORMED, f"{where}: {text}")
-
-    explicit: dict[str, Optional[str]] = {}
-    for key in UNIT_FIELDS:
-        value = fields.get(key)
-        if value is None or value == "":
-            explicit[key] = None
-        elif not isinstance(value, str) or not value.strip():
-            return bad(f"{key} must be a non-empty string, "
-                       f"got {_show(value)}")
-        elif key != "resource_name" and UNIT_ID_SEPARATOR in value:
-            return bad(f"{key} {value!r} contains {UNIT_ID_SEPARATOR!r}")
-        else:
-            explicit[key] = value
-
-    vertex_id = fields.get(id_key)
-    from_id: Optional[Unit] = None
-    if vertex_id is not None and vertex_id != "":
-        if not isinstance(vertex_id, str):
-            return bad(f"{id_key} must be a string, got {_show(vertex_id)}")
-        try:
-            from_id = Unit.from_vertex_id(vertex_id)
-        except ValueError as exc:
-            return bad(str(exc))
-
-    parts: dict[str, str] = {}
-    for key in UNIT_FIELDS:
-        given = explicit[key]
-        implied = getattr(from_id, key) if from_id else None
-        if given and implied and given != implied:
-            return bad(f"{id_key} {vertex_id!r} says {key}={implied!r} but "
-                       f"property {key} is {given!r}")
-        if given or implied:
-            parts[key] = given or implied  # type: ignore[assignment]
-    missing = [key for key in UNIT_FIELDS if key not in parts]
-    if missing:
-        return bad(f"missing {', '.join(missing)} (give them, or {id_key} "
-                   f"'<root_stack_id>/<stack_id>/<resource_name>')")
-
-    extra: dict[str, Any] = {}
-    for key in ("physical_id", "group"):
-        value = fields.get(key)
-        if value is None or value == "":
-            extra[key] = None
-        elif isinstance(value, str):
-            extra[key] = value
-        else:
-            return bad(f"{key} must be a string, got {_show(value)}")
-    size = _group_size(fields.get("group_size"))
-    if isinstance(size, str):
-        return bad(size)
-    return Unit(group_size=size, **parts, **extra)
+    key = f"{name}@{unit.vertex_id}"
+    if len(key) <= limits.ALARM_KEY:
+        return key
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
+    suffix = f"~sha1:{digest}"
+    return key[:limits.ALARM_KEY - len(suffix)] + suffix
 
 
-def _group_size(value: Any) -> Union[int, None, str]:
-    """The size, None when absent, or a complaint (a str)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return f"group_size must be a count, got {value!r}"
-    if isinstance(value, int):
-        size = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        size = int(value.strip())
-    else:
-        return f"group_size must be a count, got {_show(value)}"
-    if size < 0:
-        return f"group_size must not be negative, got {size}"
-    return size
+def _event_time(alarm: Mapping[str, Any]
+                ) -> tuple[Optional[float], Optional[str]]:
+    """(epoch seconds, None), (None, None) if the alarm has no time, or
+    (None, why) if its time cannot be read. Never a rejection: the alarm
+    still means what it says, only its order is unknown."""
+    raw = alarm.get("update_timestamp")
+    if raw is None:
+        return None, None
+    when = timestamps.epoch_of(raw)
+    if when is None:
+        return None, (f"update_timestamp {show(raw)} unreadable; arrival "
+                      f"order used")
+    return when, None
 
 
-def _find_template_text(root: Mapping[str, Any],
-                        name: str) -> Optional[tuple[str, str]]:
-    """(dotted path, value) of the first string holding template text."""
-    stack: list[tuple[str, Any]] = [(name, root)]
-    seen = 0
-    while stack and seen < _MAX_SCAN_NODES:
-        path, value = stack.pop()
-        seen += 1
-        if isinstance(value, str):
-            if _TEMPLATE_FUNCTION.search(value):
-                return path, value
-        elif isinstance(value, Mapping):
-            stack.extend((f"{path}.{key}", item)
-                         for key, item in value.items())
-        elif isinstance(value, (list, tuple)):
-            stack.extend((f"{path}[{index}]", item)
-                         for index, item in enumerate(value))
+def _template_rejection(root: Mapping[str, Any], name: str,
+                        where: str) -> Optional[Rejection]:
+    found = scan.find_template_text(root, name)
+    if isinstance(found, scan.Found):
+        return Rejection(Reason.UNRESOLVED_TEMPLATE,
+                         f"{where}: {found.path} is unresolved template "
+                         f"text {show(found.value)}")
+    if isinstance(found, scan.TooComplex):
+        return Rejection(Reason.PAYLOAD_TOO_COMPLEX,
+                         f"{where}: {found.detail}")
     return None
+
+
+def _storable(request: HealRequest, where: str) -> Parsed:
+    """The request, or why the ledger could never store it."""
+    problem = limits.request_problem(request)
+    if problem is None:
+        return request
+    return Rejection(Reason.INVALID_FIELD, f"{where}: {problem}")
 
 
 def _describe(resource: Optional[Mapping[str, Any]]) -> str:
     if resource is None:
         return "no resource"
-    return (f"{_show(resource.get('vitrage_type'))} resource "
-            f"{_show(resource.get('id'))}")
-
-
-def _show(value: Any) -> str:
-    """repr, shortened: details are persisted and logged."""
-    text = repr(value)
-    if len(text) > _MAX_SHOWN:
-        return text[:_MAX_SHOWN - 3] + "..."
-    return text
+    return (f"{show(resource.get('vitrage_type'))} resource "
+            f"{show(resource.get('id'))}")

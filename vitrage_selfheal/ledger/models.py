@@ -13,6 +13,8 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from vitrage_selfheal import limits
+
 OPEN = 1
 
 
@@ -30,12 +32,14 @@ class DecisionRow(Base):
     reason: orm.Mapped[str] = orm.mapped_column(sa.String(40), index=True)
     detail: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
     unit_key: orm.Mapped[Optional[str]] = orm.mapped_column(
-        sa.String(300), index=True)
+        sa.String(limits.UNIT_KEY), index=True)
     root_stack_id: orm.Mapped[Optional[str]] = orm.mapped_column(
-        sa.String(64), index=True)
+        sa.String(limits.UNIT_ID), index=True)
     batch_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
-    source: orm.Mapped[str] = orm.mapped_column(sa.String(40), default="")
-    alarm_key: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(300))
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(limits.SOURCE),
+                                                default="")
+    alarm_key: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.ALARM_KEY))
     replica: orm.Mapped[str] = orm.mapped_column(sa.String(64), default="")
 
 
@@ -44,14 +48,16 @@ class UnitRow(Base):
 
     __tablename__ = "units"
 
-    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
-                                                  primary_key=True)
-    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
-                                                       index=True)
-    stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
-    resource_name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
-    physical_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
-    group_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
+    unit_key: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_KEY), primary_key=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_ID), index=True)
+    stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(limits.UNIT_ID))
+    resource_name: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.RESOURCE_NAME))
+    physical_id: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.PHYSICAL_ID))
+    group_key: orm.Mapped[str] = orm.mapped_column(sa.String(limits.GROUP),
                                                    index=True)
     group_size: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer)
     held_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
@@ -67,11 +73,12 @@ class AlarmRow(Base):
 
     __tablename__ = "unit_alarms"
 
-    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
-                                                  primary_key=True)
-    alarm_key: orm.Mapped[str] = orm.mapped_column(sa.String(300),
-                                                   primary_key=True)
-    alarm_name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    unit_key: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_KEY), primary_key=True)
+    alarm_key: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.ALARM_KEY), primary_key=True)
+    alarm_name: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.ALARM_NAME))
     intent: orm.Mapped[str] = orm.mapped_column(sa.String(16))
     active: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
     since: orm.Mapped[float] = orm.mapped_column(sa.Float)
@@ -92,10 +99,12 @@ class IntentRow(Base):
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
                                             autoincrement=True)
-    unit_key: orm.Mapped[str] = orm.mapped_column(sa.String(300), index=True)
-    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
-                                                       index=True)
-    incident: orm.Mapped[str] = orm.mapped_column(sa.String(320))
+    unit_key: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_KEY), index=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_ID), index=True)
+    incident: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.INCIDENT))
     state: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
     wait_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
     created_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
@@ -114,8 +123,8 @@ class BatchRow(Base):
                                           name="uq_batches_open_stack"),)
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
-    root_stack_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),
-                                                       index=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_ID), index=True)
     state: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
     attempt: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=1)
     execution_id: orm.Mapped[str] = orm.mapped_column(sa.String(64),

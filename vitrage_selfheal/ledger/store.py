@@ -15,6 +15,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
+from vitrage_selfheal import limits
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
@@ -92,9 +93,12 @@ class LedgerTx(IngressTx):
     # -- decisions and counters -------------------------------------------
     def record(self, decision: Decision, at: float, source: str = "",
                alarm_key: Optional[str] = None, replica: str = "") -> None:
+        # Details quote what was refused: the one thing here that can hold
+        # a NUL or a lone surrogate, and a row refused for it is lost.
         self.s.add(DecisionRow(
             at=at, action=decision.action.value,
-            reason=decision.reason.value, detail=decision.detail,
+            reason=decision.reason.value,
+            detail=limits.storable(decision.detail),
             unit_key=decision.unit_key, root_stack_id=decision.root_stack_id,
             batch_id=decision.batch_id, source=source, alarm_key=alarm_key,
             replica=replica))
