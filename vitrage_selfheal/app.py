@@ -32,10 +32,31 @@ LOG = logging.getLogger(__name__)
 
 def load_config(config_files: Sequence[str] = (),
                 args: Sequence[str] = ()) -> cfg.ConfigOpts:
+    """The options, every value checked (opts.check_values)."""
     conf = opts.register(cfg.ConfigOpts())
-    conf(list(args), project="vitrage-selfheal",
-         default_config_files=list(config_files))
+    try:
+        conf(list(args), project="vitrage-selfheal",
+             default_config_files=list(config_files))
+    except UnicodeDecodeError as exc:
+        # oslo.config lets this through without the file's name.
+        raise cfg.ConfigFileParseError(
+            _undecodable([*config_files, *args]),
+            f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    opts.check_values(conf)
     return conf
+
+
+def _undecodable(candidates: Sequence[str]) -> str:
+    """The first of the files (among other arguments) that is not UTF-8."""
+    for path in candidates:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                stream.read()
+        except UnicodeDecodeError:
+            return path
+        except OSError:
+            continue
+    return "a configuration file"
 
 
 def open_ledger(conf: cfg.ConfigOpts) -> Ledger:

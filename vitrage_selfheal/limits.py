@@ -30,6 +30,8 @@ ALARM_KEY = 300
 # '<alarm_key>#<activation>': the activation count is at most 19 digits.
 INCIDENT = ALARM_KEY + 20
 SOURCE = 40
+# [selfheal] replica_id: on every decision row and every lease.
+REPLICA = 64
 # A cause as Vitrage reported it (an alarm's or resource's description).
 CAUSE = 300
 # Details live in TEXT columns: the bound keeps one bad sender from

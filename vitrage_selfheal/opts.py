@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import math
 import socket
 
 from oslo_config import cfg
 
-from vitrage_selfheal import workflows
+from vitrage_selfheal import limits, workflows
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.names import HEAL_WORKFLOW
 
@@ -191,6 +192,24 @@ def register(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
     for group, opts in list_opts():
         conf.register_opts(opts, group=group)
     return conf
+
+
+def check_values(conf: cfg.ConfigOpts) -> None:
+    """Read every option once: a bad value fails at start, naming its
+    option, not at first use in a thread nobody watches. Also refused:
+    numbers oslo's bounds let through (nan compares false with any bound,
+    inf passes a minimum) and a replica id the ledger cannot store, which
+    would fail every row this replica writes."""
+    for group, group_opts in list_opts():
+        for opt in group_opts:
+            value = conf[group][opt.dest]
+            if isinstance(value, float) and not math.isfinite(value):
+                raise cfg.Error(f"[{group}] {opt.name} must be a finite "
+                                f"number, got {value}")
+    problem = limits.check_text("replica_id", conf.selfheal.replica_id,
+                                limits.REPLICA)
+    if problem:
+        raise cfg.Error(f"[selfheal] {problem}")
 
 
 def workflow_input(conf: cfg.ConfigOpts) -> dict[str, int]:

@@ -40,7 +40,8 @@ class DecisionRow(Base):
                                                 default="")
     alarm_key: orm.Mapped[Optional[str]] = orm.mapped_column(
         sa.String(limits.ALARM_KEY))
-    replica: orm.Mapped[str] = orm.mapped_column(sa.String(64), default="")
+    replica: orm.Mapped[str] = orm.mapped_column(sa.String(limits.REPLICA),
+                                                 default="")
 
 
 class UnitRow(Base):
@@ -139,7 +140,8 @@ class BatchRow(Base):
     output: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
     # Who is starting the execution right now, and until when: a replica
     # that crashed mid-start lets its lease lapse.
-    lease_owner: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    lease_owner: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.REPLICA))
     lease_until: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
                                                              default=OPEN)

@@ -6,6 +6,7 @@ A bad file gets a ScenarioError naming the path of the bad field.
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 from typing import Any, Optional
 
@@ -92,10 +93,18 @@ class Scenario:
 
 def load(path: str | pathlib.Path) -> Scenario:
     try:
-        with open(path) as stream:
+        with open(path, encoding="utf-8") as stream:
             doc = yaml.safe_load(stream)
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text: {exc.reason} at byte "
+                            f"{exc.start}") from None
     except (OSError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        # PyYAML's constructors: nesting past Python's stack, an integer
+        # of more digits than int() takes.
+        raise ScenarioError(f"{path}: cannot be read: "
+                            f"{type(exc).__name__}: {exc}") from None
     return parse(doc, str(path))
 
 
@@ -217,6 +226,15 @@ def _required(d: dict, key: str, where: str) -> str:
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ScenarioError(f"{where}: expected a number, got {value!r}")
-    if value < 0:
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ScenarioError(f"{where}: too large for a number of "
+                            f"seconds") from None
+    # NaN sorts nowhere and infinity never comes: a timeline needs neither.
+    if not math.isfinite(number):
+        raise ScenarioError(f"{where}: expected a finite number, got "
+                            f"{value!r}")
+    if number < 0:
         raise ScenarioError(f"{where}: must not be negative")
-    return float(value)
+    return number

@@ -295,6 +295,12 @@ def _load(path: str) -> _Loaded:
         return _Loaded(path, failure=Result(
             path, False, INVALID_YAML_CODE, INVALID_YAML_MESSAGE,
             f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+    except RecursionError:
+        # PyYAML builds nested nodes recursively: past Python's stack, the
+        # file is refused like any other unreadable YAML.
+        return _Loaded(path, failure=Result(
+            path, False, INVALID_YAML_CODE, INVALID_YAML_MESSAGE,
+            "nested too deeply to read"))
     except OSError as exc:
         return _Loaded(path, failure=Result(
             path, False, None, f"cannot read: {exc.strerror or exc}"))
