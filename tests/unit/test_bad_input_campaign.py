@@ -377,15 +377,21 @@ def test_unreadable_update_timestamp_still_heals(conf, stamp) -> None:
     assert stats.snapshot() == {"submitted": 3}
 
 
+@pytest.mark.parametrize("ledger_url", [
+    "sqlite_ledger_url",
+    # PostgreSQL refuses what SQLite lets by: NULs, over-long values.
+    pytest.param("pg_ledger_url", marks=pytest.mark.postgres),
+])
 def test_every_bad_notification_is_recorded_and_no_heal_is_lost(
-        tmp_path) -> None:
+        tmp_path, request, ledger_url) -> None:
     """All of the tables above, interleaved with valid heals, into the
     real Healer on a real ledger: every rejection is a row, every valid
     unit is healed."""
     conf = ingest_opts.load([])
     clock = FakeClock(NOW)
     dispatcher = RecordingDispatcher()
-    healer = make_healer(tmp_path, clock=clock, dispatcher=dispatcher)
+    healer = make_healer(tmp_path, clock=clock, dispatcher=dispatcher,
+                         ledger_url=request.getfixturevalue(ledger_url))
     bad = [(event, payload) for event, payload, _, _ in BAD_EVENTS]
     try:
         outcomes = []
@@ -407,8 +413,9 @@ def test_every_bad_notification_is_recorded_and_no_heal_is_lost(
                        if r.action == "reject"]
         assert len(rejects) == sum(o.kind is OutcomeKind.REJECTED
                                    for o in outcomes)
-        assert healer.counters.snapshot().get(
-            "healer.rejection_not_recorded", 0) == 0
+        counts = healer.counters.snapshot()
+        assert counts.get("healer.rejection_not_recorded", 0) == 0
+        assert counts.get("healer.poison", 0) == 0
     finally:
         healer.locks.stop()
         healer.ledger.dispose()
