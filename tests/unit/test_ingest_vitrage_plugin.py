@@ -11,6 +11,7 @@ import pytest
 
 from tests.unit.test_ingest_parse import (
     ALARM_ID,
+    EVENT_TIME,
     ROOT,
     STACK,
     UNIT_ID,
@@ -148,7 +149,7 @@ def test_vitrage_loads_the_plugin_and_feeds_it(vitrage_conf, shared_app):
         alarm_key=f"unit.down nova instance error@{UNIT_ID}",
         alarm_name="unit.down nova instance error",
         intent=Intent.HEAL, active=True, source="vitrage.notifier",
-        detail="vitrage.deduced_alarm.activate")]
+        detail="vitrage.deduced_alarm.activate", event_time=EVENT_TIME)]
     # The default pattern is replaced by the one in config_file.
     endpoint.info({}, "vitrage.graph", "vitrage.deduced_alarm.activate",
                   alarm_payload(), {})
