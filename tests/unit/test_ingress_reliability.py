@@ -324,3 +324,37 @@ def test_unit_id_of_the_payload_is_the_one_healed(healer, conf, clock,
     run(healer, clock, 5, dispatcher)
     [(_, root, units)] = dispatcher.starts
     assert Unit.from_vertex_id(UNIT_ID).key in units
+
+
+@pytest.mark.parametrize("change", [
+    {"alarm_name": "selfheal.heal \x00 nul"},
+    {"alarm_name": "selfheal.heal \udc80"},
+    {"alarm_name": "selfheal.heal " + "x" * 300},
+    {"alarm_key": "k" * 400},
+], ids=["nul", "surrogate", "long-name", "long-key"])
+def test_values_postgresql_cannot_store_are_rejected_once(
+        tmp_path, pg_ledger_url, change) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    healer = make_healer(tmp_path, ledger_url=pg_ledger_url, clock=clock)
+    try:
+        bad = dataclasses.replace(request(unit("m0")), **change)
+        [decision] = healer.submit(bad)
+        assert decision.reason is Reason.INVALID_FIELD
+        run(healer, clock, 5)
+        assert reasons(healer) == ["INVALID_FIELD"]
+        # A good request right after still heals: nothing was wedged.
+        healer.submit(request(unit("m1")))
+        run(healer, clock, 5)
+        assert "BATCH_DISPATCHED" in reasons(healer)
+    finally:
+        healer.locks.stop()
+        healer.ledger.dispose()
+
+
+def test_an_event_time_from_the_future_is_not_believed(healer, clock,
+                                                       dispatcher) -> None:
+    u = unit("m0")
+    t = clock.now()
+    healer.submit(timed(u, True, t + 86400))      # a day ahead
+    [clear] = healer.submit(timed(u, False, t + 1))
+    assert clear.reason is Reason.ALARM_CLEARED

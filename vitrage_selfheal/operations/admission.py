@@ -9,6 +9,7 @@ healed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Optional
 
@@ -29,6 +30,10 @@ from vitrage_selfheal.operations.queue import withdraw
 
 LOG = logging.getLogger(__name__)
 
+# How far ahead of our clock a sender's event time may be (clock skew
+# between Vitrage's host and ours) before it is not believed.
+FUTURE_TOLERANCE = 300.0
+
 
 class Admission:
     def __init__(self, policy: Policy) -> None:
@@ -41,6 +46,14 @@ class Admission:
     def submit(self, tx: LedgerTx, req: HealRequest,
                now: float) -> list[Decision]:
         row = tx.upsert_unit(req.unit)
+        if req.event_time is not None and \
+                req.event_time > now + FUTURE_TOLERANCE:
+            # A time from the future would make every later event of this
+            # alarm stale: it is not believed, arrival order is used.
+            LOG.warning("event on %s (%s) dated %.0fs ahead; arrival "
+                        "order used", req.unit.key, req.alarm_name,
+                        req.event_time - now)
+            req = dataclasses.replace(req, event_time=None)
         newer = tx.newer_event(req)
         if newer is not None:
             return [self._ctx(tx, row, now).decide(
