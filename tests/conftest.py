@@ -14,6 +14,10 @@ import uuid
 
 import pytest
 
+# The local cloud's session fixtures (devcloud, conn, mistral), shared by
+# tests/cloud and tests/faults.
+pytest_plugins = ["tests.cloudfixtures"]
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 PG_TOOL = REPO_ROOT / "tools" / "pg"
 

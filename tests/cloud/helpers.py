@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Optional
 
 from vitrage_selfheal.democloud.run import HERE, wait_for
 from vitrage_selfheal.dispatch.base import ExecState, Execution
@@ -11,19 +11,33 @@ from vitrage_selfheal.model import Unit
 
 
 class Cluster:
-    def __init__(self, conn: Any, size: int = 3) -> None:
+    """`wait=False` only posts the create: several clusters then build side
+    by side, each finished with `wait_created`."""
+
+    def __init__(self, conn: Any, size: int = 3,
+                 template: Optional[str] = None,
+                 parameters: Optional[dict[str, Any]] = None,
+                 wait: bool = True) -> None:
         self.conn = conn
-        orch = conn.orchestration
+        self.size = size
         self.name = f"selfheal-test-{uuid.uuid4().hex[:8]}"
-        stack = orch.create_stack(
-            name=self.name, template=(HERE / "cluster.yaml").read_text(),
+        stack = conn.orchestration.create_stack(
+            name=self.name,
+            template=template or (HERE / "cluster.yaml").read_text(),
             files={"unit.yaml": (HERE / "unit.yaml").read_text()},
-            parameters={"size": size})
+            parameters={"size": size, **(parameters or {})})
         self.id = stack.id
-        wait_for("CREATE_COMPLETE", lambda: self._done("CREATE"))
-        group = [r for r in orch.resources(self.id)
+        self.group_stack = ""
+        if wait:
+            self.wait_created()
+
+    def wait_created(self, timeout: float = 300) -> Cluster:
+        wait_for("CREATE_COMPLETE", lambda: self._done("CREATE"),
+                 timeout=timeout)
+        group = [r for r in self.conn.orchestration.resources(self.id)
                  if r.resource_type == "OS::Heat::AutoScalingGroup"][0]
         self.group_stack = group.physical_resource_id
+        return self
 
     def _done(self, action: str) -> bool:
         stack = self.conn.orchestration.get_stack(self.id)
@@ -42,10 +56,13 @@ class Cluster:
                 for r in self.conn.orchestration.resources(self.group_stack)}
 
     def unit(self, name: str) -> Unit:
-        physical, _ = self.members()[name]
+        members = self.members()
+        physical, _ = members[name]
+        # The size, as Vitrage's heat.unit vertex carries it: the storm
+        # guard's percentages need it.
         return Unit(root_stack_id=self.id, stack_id=self.group_stack,
                     resource_name=name, physical_id=physical,
-                    group=self.group_stack)
+                    group=self.group_stack, group_size=len(members))
 
     def delete(self) -> None:
         self.conn.orchestration.delete_stack(self.id)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 
-from tests.cloud.conftest import TRANSPORT_URL
 from tests.cloud.helpers import Cluster, wait_for
+from tests.cloudfixtures import TRANSPORT_URL
 from vitrage_selfheal.clients import HeatStatus
 from vitrage_selfheal.clock import SystemClock
 from vitrage_selfheal.decide.policy import Policy
