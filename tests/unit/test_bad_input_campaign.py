@@ -50,8 +50,6 @@ WORKFLOW = "selfheal.heal_units"
 SECRET = "campaign-secret"
 NOW = 1_800_000_000.0
 LONG = "i" * (limits.UNIT_ID + 1)
-IN_PROGRESS = pytest.mark.xfail(strict=True,
-                                reason="webhook hardening in progress")
 
 
 @pytest.fixture
@@ -459,7 +457,7 @@ NOT_JSON = b'{"notification": '
 
 
 def wip(name: str, case: Web) -> Any:
-    return pytest.param(case, id=name, marks=IN_PROGRESS)
+    return pytest.param(case, id=name)
 
 
 def web_cases() -> list:

@@ -60,6 +60,22 @@ WEBHOOK_OPTS = [
                       "refused before authentication (401, 413); the "
                       "ones in between are counted, not logged, and never "
                       "written to the ledger."),
+    cfg.IntOpt("backlog", default=1024, min=16,
+               help="Listen backlog: connections the kernel queues while "
+                    "every worker is busy (capped by net.core.somaxconn)."),
+    cfg.IntOpt("workers", default=16, min=1,
+               help="Threads serving requests; more concurrent requests "
+                    "wait in the backlog instead of each getting a "
+                    "thread."),
+    cfg.FloatOpt("request_timeout", default=30.0, min=1,
+                 help="Seconds a connection may stay silent (a client that "
+                      "announces more body than it sends) before it is "
+                      "closed."),
+    cfg.IntOpt("max_header_bytes", default=16 * 1024, min=1024,
+               help="Largest accepted request line and headers, in "
+                    "bytes."),
+    cfg.FloatOpt("shutdown_timeout", default=5.0, min=0,
+                 help="Seconds in-flight requests get to finish on stop."),
 ]
 
 

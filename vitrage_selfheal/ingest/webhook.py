@@ -2,8 +2,8 @@
 
 POST /v1/notifications with body `{"notification": <event type>,
 "payload": {...}}`, signed as `sign` does; GET /healthz (200, or 503
-naming what is wrong, with the process's counters). Plain WSGI on the
-standard library's server: one endpoint does not justify a framework.
+naming what is wrong; unauthenticated, so no counters). Plain WSGI, served
+by cheroot (ingest/server.py): two endpoints do not justify a framework.
 
 Requests refused before their signature is verified (401, 413) are
 counted and logged at most once per `refused_log_interval`, never written
@@ -21,10 +21,8 @@ import hashlib
 import hmac
 import json
 import logging
-import socketserver
 from collections.abc import Callable, Iterable
 from typing import Any, Optional, Union
-from wsgiref import simple_server
 
 from vitrage_selfheal import metrics
 from vitrage_selfheal.clock import Clock, SystemClock
@@ -39,6 +37,7 @@ from vitrage_selfheal.ingest import (
 )
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.parse import Rejection, patterns
+from vitrage_selfheal.ingest.server import WebhookServer
 from vitrage_selfheal.logs import Throttled
 from vitrage_selfheal.model import Reason
 
@@ -54,6 +53,7 @@ _SCHEME = "sha256="
 # Requests refused before their signature was verified: 401, 413.
 UNAUTHENTICATED_COUNTER = "webhook.unauthenticated"
 REPLAYED_COUNTER = "webhook.replayed"
+INTERNAL_ERROR_COUNTER = "webhook.internal_error"
 
 StartResponse = Callable[..., Any]
 HealthCheck = Callable[[], Health]
@@ -82,7 +82,9 @@ def verify(secret: Union[str, bytes], body: bytes, ts_header: Optional[str],
     """None if the request is authentic and fresh, else why not."""
     if not ts_header or not sig_header:
         return "unsigned request"
-    if not ts_header.isdigit() or len(ts_header) > 12:
+    # isdigit() alone accepts '²' and other digits int() cannot read.
+    if not (ts_header.isascii() and ts_header.isdigit()) or \
+            len(ts_header) > 12:
         return "bad timestamp"
     if abs(now - int(ts_header)) > max_skew:
         return "stale or future timestamp"
@@ -133,6 +135,19 @@ class WebhookApp:
 
     def __call__(self, environ: dict[str, Any],
                  start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._route(environ, start_response)
+        except Exception:
+            # A bug here must cost one request, never the worker; the
+            # sender retries a 500.
+            self.counters.inc(INTERNAL_ERROR_COUNTER)
+            LOG.exception("webhook: internal error on %s %s from %s",
+                          environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"), _peer(environ))
+            return _reply(start_response, 500, {"error": "internal error"})
+
+    def _route(self, environ: dict[str, Any],
+               start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH:
@@ -171,6 +186,13 @@ class WebhookApp:
             self.stats.count("unauthorized")
             return self._refuse_unauthenticated(401, why, environ)
 
+        media = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip()
+        if media.lower() != "application/json":
+            # Counted like the other refusals at the door, no ledger row:
+            # the signature covers the body, not this header.
+            return self._refuse_unauthenticated(
+                415, f"content type {media[:60]!r} is not "
+                     f"application/json", environ)
         try:
             document = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -200,10 +222,10 @@ class WebhookApp:
             LOG.exception("health check failed")
             health = Health((f"health check failed: "
                              f"{type(exc).__name__}: {exc}",))
+        # Anyone who reaches the port may ask: status and problems only;
+        # the counters are this process's business.
         document = {"status": "ok" if health.ok else "degraded",
-                    "problems": list(health.problems),
-                    "counts": self.stats.snapshot(),
-                    "counters": self.counters.snapshot()}
+                    "problems": list(health.problems)}
         return (200 if health.ok else 503), document
 
     def _refuse_unauthenticated(self, status: int, why: str,
@@ -255,7 +277,8 @@ def _document(outcome: Outcome) -> dict[str, Any]:
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request",
             401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict",
-            413: "Content Too Large",
+            413: "Content Too Large", 415: "Unsupported Media Type",
+            500: "Internal Server Error",
             503: "Service Unavailable"}
 
 
@@ -291,37 +314,18 @@ def _peer(environ: dict[str, Any]) -> str:
     return str(environ.get("REMOTE_ADDR", "?"))
 
 
-class _QuietHandler(simple_server.WSGIRequestHandler):
-    # A client that announces more body than it sends must not pin a
-    # thread forever.
-    timeout = 30
-
-    # The default writes an access line per request to stderr.
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        LOG.debug("%s - " + format, self.address_string(), *args)
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn,
-                          simple_server.WSGIServer):
-    # A slow client must not hold up Vitrage's next notification.
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def make_server(sink: RequestSink, conf: Any, host: Optional[str] = None,
                 port: Optional[int] = None, clock: Optional[Clock] = None,
                 stats: Optional[IngestStats] = None,
                 counters: Optional[metrics.Counters] = None,
-                health: Optional[HealthCheck] = None) -> ThreadingWSGIServer:
+                health: Optional[HealthCheck] = None) -> WebhookServer:
     """A bound, not yet serving, server; port 0 picks a free port."""
     group = conf[ingest_opts.WEBHOOK_GROUP]
     app = WebhookApp(sink, conf, clock=clock, stats=stats,
                      counters=counters, health=health)
-    server = simple_server.make_server(
-        host if host is not None else group.bind_host,
-        port if port is not None else group.port, app,
-        server_class=ThreadingWSGIServer, handler_class=_QuietHandler)
-    return server  # type: ignore[return-value]
+    return WebhookServer(app,
+                         host if host is not None else group.bind_host,
+                         port if port is not None else group.port, conf)
 
 
 def serve(sink: RequestSink, conf: Any, host: Optional[str] = None,
