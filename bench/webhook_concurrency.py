@@ -67,6 +67,25 @@ def _body(i: int) -> bytes:
                                    "resource": unit}}).encode()
 
 
+def _cause(exc: BaseException) -> str:
+    """The socket error under requests' and urllib3's wrappers, by name:
+    ConnectionResetError (the backlog overflowed), ConnectionRefusedError,
+    TimeoutError; else the outermost exception's name."""
+    todo: list[object] = [exc]
+    # Bounded: a chain of exceptions can loop back on itself.
+    for _ in range(64):
+        if not todo:
+            break
+        seen = todo.pop()
+        if isinstance(seen, OSError) and type(seen).__module__ == "builtins":
+            return type(seen).__name__
+        if isinstance(seen, BaseException):
+            todo.extend(seen.args)
+            todo.extend(e for e in (seen.__cause__, seen.__context__) if e)
+            todo.extend(a for a in (getattr(seen, "reason", None),) if a)
+    return type(exc).__name__
+
+
 class _Baseline(socketserver.ThreadingMixIn, simple_server.WSGIServer):
     daemon_threads = True
     # request_queue_size stays socketserver's default: 5.
@@ -111,7 +130,7 @@ def run(kind: str, senders: int) -> dict[str, Any]:
                 return str(session.post(url, data=body, headers=headers,
                                         timeout=60).status_code)
         except requests.RequestException as exc:
-            return type(exc).__name__
+            return _cause(exc)
 
     with _serving(kind, conf, sink) as url:
         started = time.monotonic()

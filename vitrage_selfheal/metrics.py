@@ -3,11 +3,12 @@
 The ledger counts decisions; these count what cannot be written there:
 refused webhook requests (a row each would let anyone fill the ledger),
 datasource read failures inside Vitrage's process, requests dropped while
-the ledger is down. `/healthz` shows them.
+the ledger is down. `/healthz` no longer shows them (it answers anyone
+who reaches the port); an authenticated path for them is still to come.
 
 Components take a `Counters` in their constructor; `default()` is the one
 shared by a process's components when none is given, so that what the
-datasource counts inside an embedded engine shows on the same `/healthz`.
+datasource counts inside an embedded engine lands in the same registry.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.health import Health
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ingest.webhook import (
+    INTERNAL_ERROR_COUNTER,
     NOTIFICATIONS_PATH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -146,6 +147,9 @@ def test_sign_then_verify():
     ({"ts": None}, "unsigned request"),
     ({"sig": None}, "unsigned request"),
     ({"ts": "-5"}, "bad timestamp"),
+    # Digits to str.isdigit(), not to int(): once a 500.
+    ({"ts": "\u00b2"}, "bad timestamp"),
+    ({"ts": "\u0661\u0660\u0660\u0660"}, "bad timestamp"),
     ({"sig": "md5=abc"}, "bad signature"),
     ({"sig": "sha256=\u00e9"}, "bad signature"),
     ({"now": 1301}, "stale or future timestamp"),
@@ -304,6 +308,65 @@ def test_too_large_is_413_counted_not_recorded(receiver, clock, sink,
     assert "exceeds 4096" in response.json()["error"]
     assert not sink.requests and not sink.rejects
     assert counters.get(UNAUTHENTICATED_COUNTER) == 1
+
+
+@pytest.mark.parametrize("content_type", [
+    None, "text/plain", "application/x-www-form-urlencoded",
+    "application/jsonp", "multipart/form-data; boundary=x"])
+def test_body_not_declared_json_is_415_counted_not_recorded(
+        receiver, clock, sink, counters, content_type):
+    body = envelope()
+    headers = sign(SECRET, body, clock.now())
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = post(receiver, body, headers)
+    assert response.status_code == 415
+    assert response.json()["outcome"] == "refused"
+    assert not sink.requests and not sink.rejects
+    assert counters.get(UNAUTHENTICATED_COUNTER) == 1
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json; charset=utf-8", "Application/JSON",
+    "application/json ;charset=UTF-8"])
+def test_json_with_parameters_is_accepted(receiver, clock, sink,
+                                          content_type):
+    body = envelope()
+    headers = {**sign(SECRET, body, clock.now()),
+               "Content-Type": content_type}
+    assert post(receiver, body, headers).status_code == 202
+    assert len(sink.requests) == 1
+
+
+class _ClockThatFailsOnce(FakeClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def now(self) -> float:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("clock broke (test)")
+        return super().now()
+
+
+def test_unexpected_error_is_500_logged_once_and_the_worker_lives(
+        conf, sink, counters, caplog):
+    clock = _ClockThatFailsOnce()
+    conf.set_override("workers", 1, group=ingest_opts.WEBHOOK_GROUP)
+    body = envelope()
+    with running(sink, conf, clock, counters=counters) as base, \
+            caplog.at_level(logging.ERROR, logger=webhook_logger()):
+        response = post(base, body, signed(body, 1_700_000_000))
+        assert response.status_code == 500
+        assert response.json() == {"error": "internal error"}
+        # The only worker still answers.
+        assert post(base, body, signed(body, clock.now())).status_code \
+            == 202
+    errors = [r for r in caplog.records if r.name == webhook_logger()]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert "clock broke" in caplog.text
+    assert counters.get(INTERNAL_ERROR_COUNTER) == 1
 
 
 def test_refusals_log_once_per_interval_with_the_count(conf, clock, sink,

@@ -92,7 +92,8 @@ def test_no_configured_password_is_logged(config_file, tmp_path,
             clock.advance(5)
             app.healer.tick()
             body = envelope()
-            for headers in ({}, signed(body, clock.now(), "wrong")):
+            unsigned = {"Content-Type": "application/json"}
+            for headers in (unsigned, signed(body, clock.now(), "wrong")):
                 bodies.append(call(receiver, "POST", NOTIFICATIONS_PATH,
                                    body, headers))
             malformed = b"[]"

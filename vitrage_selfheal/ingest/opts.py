@@ -57,7 +57,7 @@ WEBHOOK_OPTS = [
                help="Largest accepted request body, in bytes."),
     cfg.FloatOpt("refused_log_interval", default=60.0, min=0,
                  help="Seconds between WARNING lines about requests "
-                      "refused before authentication (401, 413); the "
+                      "refused before authentication (401, 413, 415); the "
                       "ones in between are counted, not logged, and never "
                       "written to the ledger."),
     cfg.IntOpt("backlog", default=1024, min=16,

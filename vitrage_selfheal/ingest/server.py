@@ -15,6 +15,15 @@ from vitrage_selfheal.ingest import opts as ingest_opts
 LOG = logging.getLogger(__name__)
 
 
+class _LoggingServer(wsgi.Server):
+    # cheroot writes its own errors (a worker's failure, a broken
+    # connection) straight to stderr; here they go where the rest of the
+    # service logs, at the level cheroot gives them.
+    def error_log(self, msg: str = "", level: int = logging.INFO,
+                  traceback: bool = False) -> None:
+        LOG.log(level, "cheroot: %s", msg, exc_info=traceback)
+
+
 class WebhookServer:
     """Bound at construction (port 0 picks a free one); `serve_forever`
     until `shutdown`. The method names are socketserver's, which callers
@@ -22,7 +31,7 @@ class WebhookServer:
 
     def __init__(self, app: Any, host: str, port: int, conf: Any) -> None:
         group = conf[ingest_opts.WEBHOOK_GROUP]
-        self._server = wsgi.Server(
+        self._server = _LoggingServer(
             (host, port), app, numthreads=group.workers,
             server_name="vitrage-selfheal",
             request_queue_size=group.backlog,
@@ -37,8 +46,9 @@ class WebhookServer:
         return host, port
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Serve until shutdown(); `poll_interval` is accepted for
-        socketserver's signature and not needed."""
+        """Serve until shutdown(), which the loop notices within
+        `poll_interval` seconds."""
+        self._server.expiration_interval = poll_interval
         self._server.serve()
 
     def shutdown(self) -> None:

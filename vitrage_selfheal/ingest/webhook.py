@@ -5,7 +5,7 @@ POST /v1/notifications with body `{"notification": <event type>,
 naming what is wrong; unauthenticated, so no counters). Plain WSGI, served
 by cheroot (ingest/server.py): two endpoints do not justify a framework.
 
-Requests refused before their signature is verified (401, 413) are
+Requests refused before their signature is verified (401, 413, 415) are
 counted and logged at most once per `refused_log_interval`, never written
 to the ledger: anyone who reaches the port can send them.
 
@@ -50,7 +50,7 @@ HEALTH_PATH = "/healthz"
 SOURCE = "webhook"
 _SCHEME = "sha256="
 
-# Requests refused before their signature was verified: 401, 413.
+# Requests refused before their signature was verified: 401, 413, 415.
 UNAUTHENTICATED_COUNTER = "webhook.unauthenticated"
 REPLAYED_COUNTER = "webhook.replayed"
 INTERNAL_ERROR_COUNTER = "webhook.internal_error"
@@ -137,6 +137,11 @@ class WebhookApp:
                  start_response: StartResponse) -> Iterable[bytes]:
         try:
             return self._route(environ, start_response)
+        except OSError:
+            # The connection failed (a silent client timed out, a reset):
+            # the server's to answer (408) or drop, and not a bug here.
+            # Were it caught below, anyone could fill our log with tracebacks.
+            raise
         except Exception:
             # A bug here must cost one request, never the worker; the
             # sender retries a 500.
@@ -176,6 +181,15 @@ class WebhookApp:
             return self._refuse_unauthenticated(
                 413, f"body of {length} bytes exceeds {self._max_body}",
                 environ)
+        media = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip()
+        if media.lower() != "application/json":
+            # Decided before the body is read, like 413: a refusal at the
+            # door, counted, no ledger row (the signature does not cover
+            # this header, so anyone can send it).
+            _drain(environ["wsgi.input"], length, length)
+            return self._refuse_unauthenticated(
+                415, f"content type {media[:60]!r} is not "
+                     f"application/json", environ)
         body = environ["wsgi.input"].read(length) if length > 0 else b""
 
         why = verify(self._secret, body,
@@ -186,13 +200,6 @@ class WebhookApp:
             self.stats.count("unauthorized")
             return self._refuse_unauthenticated(401, why, environ)
 
-        media = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip()
-        if media.lower() != "application/json":
-            # Counted like the other refusals at the door, no ledger row:
-            # the signature covers the body, not this header.
-            return self._refuse_unauthenticated(
-                415, f"content type {media[:60]!r} is not "
-                     f"application/json", environ)
         try:
             document = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
