@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.cloud.helpers import Cluster
 from tests.cloudfixtures import devcloud_start, devcloud_status
 from tests.faults.report import REPORT, REPORT_ROWS, Row
 
@@ -58,6 +59,14 @@ def quotas(conn: Any) -> Iterator[None]:
     yield
     conn.set_compute_quotas(project, instances=before.instances,
                             cores=before.cores, ram=before.ram)
+
+
+@pytest.fixture
+def cluster(conn: Any, quotas: None) -> Iterator[Cluster]:
+    """A real 3-unit cluster of this test's own, deleted after it."""
+    found = Cluster(conn, 3)
+    yield found
+    found.delete()
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ the kills; it kills itself at the named point of its execution start.
 
 from __future__ import annotations
 
-import pytest
-
-from tests.cloud.helpers import Cluster
 from tests.faults import notify
 from tests.faults.drive import wait_for
 from tests.faults.observe import (
@@ -23,13 +20,6 @@ from tests.faults.observe import (
 from tests.faults.processes import Replica, write_conf
 from vitrage_selfheal.ledger.store import AttemptOutcome, Ledger
 from vitrage_selfheal.model import BatchState
-
-
-@pytest.fixture
-def cluster(conn, quotas):
-    found = Cluster(conn, 3)
-    yield found
-    found.delete()
 
 
 def test_killed_before_and_after_the_post_heals_once(cluster, mistral,
