@@ -18,9 +18,14 @@ def when(epoch: Optional[float]) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
           out: TextIO = sys.stdout, max_width: int = 70) -> None:
-    cells = [[_cell(v, max_width) for v in row] for row in rows]
+    # The last column (a reason, a detail) is never cut: it is what the
+    # operator came for, and nothing to its right needs aligning.
+    last = len(headers) - 1
+    cells = [[_cell(v, max_width if i < last else None)
+              for i, v in enumerate(row)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells])
               for i, h in enumerate(headers)]
+    widths[last] = len(headers[last])
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line.rstrip(), file=out)
     print("  ".join("-" * w for w in widths), file=out)
@@ -29,9 +34,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
         print(text.rstrip(), file=out)
 
 
-def _cell(value: Any, max_width: int) -> str:
+def _cell(value: Any, max_width: Optional[int]) -> str:
     text = "-" if value is None or value == "" else str(value)
-    return text if len(text) <= max_width else text[:max_width - 1] + "…"
+    if max_width is None or len(text) <= max_width:
+        return text
+    return text[:max_width - 1] + "…"
 
 
 def dump(document: Any, out: TextIO = sys.stdout) -> None:
