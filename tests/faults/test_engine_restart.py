@@ -90,9 +90,8 @@ def test_engine_restart_mid_storm_reheals_nothing(demo, mistral, row):
                                  Reason.EXECUTION_SUCCEEDED.value)]
     when = "while their heal ran" if running else "after their heal"
     row.happened = (
-        f"servers of 2 of 3 units deleted; engine restarted in "
-        f"{restart:.0f}s {when}; third unit's server deleted "
-        f"after; each unit healed once, nothing re-healed in the "
-        f"{QUIET:.0f}s after; first units' other decisions after the "
-        f"restart: {', '.join(sorted(set(seen))) or 'none'}")
+        f"2 of 3 units' servers deleted; engine restarted ({restart:.0f}s) "
+        f"{when}; the 3rd unit's server deleted; each unit healed once, "
+        f"nothing re-healed within {QUIET:.0f}s; other decisions on the "
+        f"first units: {', '.join(sorted(set(seen))) or 'none'}")
     row.executions = verdict.summary()

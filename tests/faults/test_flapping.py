@@ -80,9 +80,8 @@ def test_flapping_alarm_heals_once_then_cooldown_holds(cluster, mistral,
     later = found - quiet
     row.happened = (
         f"{first + second + 1} activations in {window:.0f}s; first "
-        f"{SETTLE_FIRST:.0f}s: {quiet[Reason.FIRST_HEAL.value]} FIRST_HEAL "
-        f"each withdrawn by its clear within the coalescing window, no "
-        f"execution; then sick {SICK:.0f}s: healed once, flapping on: "
-        f"{later[Reason.ALREADY_HEALING.value]} ALREADY_HEALING, "
-        f"{later[Reason.COOLDOWN.value]} COOLDOWN, never a second execution")
+        f"{SETTLE_FIRST:.0f}s: each queued heal withdrawn by its clear "
+        f"(coalescing window 2 s), no execution; sick {SICK:.0f}s: healed "
+        f"once; then {later[Reason.ALREADY_HEALING.value]} "
+        f"ALREADY_HEALING, {later[Reason.COOLDOWN.value]} COOLDOWN")
     row.executions = verdict.summary()

@@ -85,12 +85,13 @@ def test_mistral_api_stopped_60s_during_a_storm(storm, mistral, conn,
     if late:
         assert found[Reason.DISPATCH_FAILED.value], found
     api_down = outage["started_at"] - outage["stopped_at"]
+    attempts = max(a[0] for op in verdict.operations for a in op.attempts)
     row.happened = (
-        f"{len(clusters)} stacks x {clusters[0].size} units "
-        f"(created in {created:.0f}s); API down {api_down:.0f}s: "
-        f"{len(early)} stacks' executions ran on in the engine, "
-        f"{len(late)} stacks' starts refused "
-        f"({found[Reason.DISPATCH_FAILED.value]} DISPATCH_FAILED, retried "
-        f"with backoff); all {len(keys)} units healed once, "
-        f"{healed_at - outage['started_at']:.0f}s after the API was back")
+        f"{len(clusters)} stacks x {clusters[0].size} units (created in "
+        f"{created:.0f}s); API down {api_down:.0f}s: {len(early)} stacks' "
+        f"executions ran on in the engine, {len(late)} stacks' starts "
+        f"refused ({found[Reason.DISPATCH_FAILED.value]} DISPATCH_FAILED), "
+        f"started by attempt {attempts} of 3; all {len(keys)} units healed "
+        f"once, the last {healed_at - outage['started_at']:.0f}s after the "
+        f"API was back")
     row.executions = verdict.summary()
