@@ -369,4 +369,7 @@ def is_poison(error: BaseException) -> bool:
     if isinstance(error, exc.StatementError) and \
             not isinstance(error, exc.DBAPIError):
         return isinstance(error.orig, (ValueError, UnicodeError))
-    return isinstance(error, UnicodeError)
+    # psycopg2 refuses a NUL with a bare ValueError, unwrapped. (A
+    # ValueError from a bug of ours is as deterministic: retrying it every
+    # tick would loop forever too.)
+    return isinstance(error, (ValueError, UnicodeError))
