@@ -171,7 +171,7 @@ class Verdict:
 
     def summary(self) -> str:
         counts = collections.Counter(self.per_operation())
-        shape = ", ".join(f"{k} in each of {n} operation(s)"
+        shape = ", ".join(f"{k} each, {n} ops" if n > 1 else f"{k}, 1 op"
                           for k, n in sorted(counts.items()))
         states = collections.Counter(e.state for found in
                                      self.executions.values()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import textwrap
 import threading
 from collections.abc import Sequence
 from typing import Optional, TextIO
@@ -14,7 +15,9 @@ from typing import Optional, TextIO
 from vitrage_selfheal import paths
 
 REPORT = paths.CHECKOUT / "var" / "faults" / "reliability.json"
-HEADERS = ("fault", "what happened", "executions per batch", "time")
+HEADERS = ("fault", "executions per batch", "time", "what happened")
+# The last column is wrapped to this width (continuation lines).
+WRAP = 64
 
 
 @dataclasses.dataclass
@@ -26,9 +29,9 @@ class Row:
     outcome: str = "not run"
 
     def cells(self) -> tuple[str, str, str, str]:
-        return (self.fault, self.happened or self.outcome,
-                self.executions or "-",
-                "-" if self.seconds is None else f"{self.seconds:.0f}s")
+        return (self.fault, self.executions or "-",
+                "-" if self.seconds is None else f"{self.seconds:.0f}s",
+                self.happened or self.outcome)
 
 
 class Report:
@@ -52,16 +55,24 @@ class Report:
 
 
 def rst_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-              out: TextIO) -> None:
-    """A reStructuredText simple table (README.rst takes it as printed)."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows])
+              out: TextIO, wrap: int = WRAP) -> None:
+    """A reStructuredText simple table (README.rst takes it as printed);
+    the last column's text goes on continuation lines, whose first column
+    is blank, as the format wants."""
+    lines: list[list[str]] = []
+    for row in rows:
+        *first, last = row
+        parts = textwrap.wrap(last, wrap) or [""]
+        lines.append([*first, parts[0]])
+        lines += [[""] * len(first) + [part] for part in parts[1:]]
+    widths = [max([len(h)] + [len(r[i]) for r in lines])
               for i, h in enumerate(headers)]
     rule = " ".join("=" * w for w in widths)
 
     def line(cells: Sequence[str]) -> str:
         return " ".join(c.ljust(w) for c, w in
                         zip(cells, widths, strict=True)).rstrip()
-    for text in (rule, line(headers), rule, *map(line, rows), rule):
+    for text in (rule, line(headers), rule, *map(line, lines), rule):
         print(text, file=out)
 
 

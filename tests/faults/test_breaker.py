@@ -27,7 +27,7 @@ def status(conf, *args: str) -> str:
 
 def test_three_failed_heals_open_the_breaker(cluster, mistral, conn,
                                              tmp_path, row):
-    """5. A heal FAILED 3 times: breaker open, status says why."""
+    """Fault 5: a heal FAILED 3 times in Mistral."""
     ghost = dataclasses.replace(cluster.unit(sorted(cluster.members())[0]),
                                 resource_name="no-such-member",
                                 physical_id=None)
@@ -62,7 +62,7 @@ def test_three_failed_heals_open_the_breaker(cluster, mistral, conn,
     assert why in text, text
     row.happened = ("3 executions ERROR (step check_units: no such "
                     "member), retried after 1 s and 2 s; breaker open; "
-                    "`status`: 'heal ... failed 3 times, last: "
+                    "status says: 'heal ... failed 3 times, last: "
                     "step=check_units, ..., message=units missing from "
                     "their owning stacks...'; a new alarm: CIRCUIT_OPEN")
     row.executions = verdict.summary()

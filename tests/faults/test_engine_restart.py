@@ -51,7 +51,7 @@ def delete_servers(demo: CloudDemo, keys: list[str]) -> None:
 
 
 def test_engine_restart_mid_storm_reheals_nothing(demo, mistral, row):
-    """7. The embedded engine restarted mid-storm."""
+    """Fault 7: the embedded engine restarted mid-storm."""
     demo.create_cluster()
     ledger = demo.app.healer.ledger
     keys = sorted(demo.units)

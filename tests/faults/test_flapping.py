@@ -49,7 +49,7 @@ def flap(healer, unit, until: float) -> int:
 def test_flapping_alarm_heals_once_then_cooldown_holds(cluster, mistral,
                                                        conn, tmp_path,
                                                        row):
-    """6. An alarm flapping at 1 Hz for 60 s on one unit."""
+    """Fault 6: an alarm flapping at 1 Hz for 60 s."""
     before = cluster.members()
     victim = sorted(before)[0]
     unit = cluster.unit(victim)

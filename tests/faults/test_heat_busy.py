@@ -38,8 +38,7 @@ def probe(conn, cluster: Cluster) -> int:
 
 def test_heal_waits_for_a_busy_stack_then_heals_once(cluster, mistral,
                                                      conn, tmp_path, row):
-    """4. Heat answering 409 for 30 s (a long stack update) when a heal
-    is due."""
+    """Fault 4: Heat busy (409) for 30 s when a heal is due."""
     before = cluster.members()
     victim = sorted(before)[0]
     unit = cluster.unit(victim)

@@ -81,7 +81,7 @@ def receiver(pg_ledger_url, mistral, conn, tmp_path):
 
 def test_ledger_down_30s_webhook_503_then_nothing_lost(
         cluster, receiver, mistral, tmp_path, row):
-    """8. The ledger's PostgreSQL stopped for 30 s under the webhook."""
+    """Fault 8: the ledger's PostgreSQL down 30 s under the webhook."""
     app, port = receiver
     ledger = app.healer.ledger
     before = cluster.members()

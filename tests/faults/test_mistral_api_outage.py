@@ -40,7 +40,7 @@ def storm(conn, quotas):
 
 def test_mistral_api_stopped_60s_during_a_storm(storm, mistral, conn,
                                                 tmp_path, row):
-    """1. Mistral API stopped for 60 s during a storm."""
+    """Fault 1: Mistral API down 60 s during a storm."""
     clusters, created = storm
     # A storm on purpose: every unit of every group is sick, and each
     # group is replaced by one operation.
@@ -88,9 +88,10 @@ def test_mistral_api_stopped_60s_during_a_storm(storm, mistral, conn,
     attempts = max(a[0] for op in verdict.operations for a in op.attempts)
     row.happened = (
         f"{len(clusters)} stacks x {clusters[0].size} units (created in "
-        f"{created:.0f}s); API down {api_down:.0f}s: {len(early)} stacks' "
-        f"executions ran on in the engine, {len(late)} stacks' starts "
-        f"refused ({found[Reason.DISPATCH_FAILED.value]} DISPATCH_FAILED), "
+        f"{created:.0f}s); API down {api_down:.0f}s: the executions of "
+        f"{len(early)} stack(s) ran on in the engine, the starts of "
+        f"{len(late)} refused ({found[Reason.DISPATCH_FAILED.value]} "
+        f"DISPATCH_FAILED), "
         f"started by attempt {attempts} of 3; all {len(keys)} units healed "
         f"once, the last {healed_at - outage['started_at']:.0f}s after the "
         f"API was back")

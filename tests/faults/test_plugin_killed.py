@@ -24,7 +24,7 @@ from vitrage_selfheal.model import BatchState
 
 def test_killed_before_and_after_the_post_heals_once(cluster, mistral,
                                                      tmp_path, row):
-    """2. Plugin SIGKILLed before, then right after, the POST to Mistral."""
+    """Fault 2: the plugin SIGKILLed around the POST to Mistral."""
     ledger_url = f"sqlite:///{tmp_path}/ledger.db"
     conf = write_conf(tmp_path / "selfheal.conf", ledger_url,
                       f"file://{tmp_path}/locks", "replica-1")

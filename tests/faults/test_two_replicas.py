@@ -57,7 +57,7 @@ def post_to_all(replicas: list[Replica], data: bytes) -> list[int]:
 def test_two_replicas_start_one_execution_per_stack(clusters, mistral,
                                                     pg_ledger_url,
                                                     tmp_path, row):
-    """3. Two replicas, one PostgreSQL ledger, Redis locks, same input."""
+    """Fault 3: two replicas: PostgreSQL ledger, Redis locks."""
     before = {c.id: c.members() for c in clusters}
     # Two sick units in the first stack, one in the second.
     victims = {clusters[0].id: sorted(before[clusters[0].id])[:2],
