@@ -11,23 +11,37 @@ direct calls (which also makes a run deterministic for `simulate`):
   the `vitrage.evaluator` topic;
 - graph changes go through Vitrage's `GraphNotifier`, whose notifications
   are handed to Vitrage's notifier endpoint and so to our notifier plugin.
+
+A fresh engine's first snapshots go in with the evaluator off, then the
+evaluator starts once on the loaded graph (`initial_load`), as
+vitrage-graph starts; see `evaluator_start` for how that start is cheap.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import copy
 import logging
 import pathlib
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Optional
 
 import yaml
 
+from vitrage_selfheal import metrics
+from vitrage_selfheal.engine import evaluator_start, vitrage_state, workarounds
 from vitrage_selfheal.engine.config import EngineSettings, parse
 from vitrage_selfheal.ingest import RequestSink
 
 LOG = logging.getLogger(__name__)
+
+# Input events and evaluator actions Vitrage could not process (logged
+# with the event; the others go on).
+EVENT_ERRORS = "engine.event_errors"
+ACTION_ERRORS = "engine.action_errors"
 
 
 class TemplateLoadError(Exception):
@@ -96,8 +110,10 @@ def _notification_order(item: tuple[str, dict]) -> tuple[str, str]:
 
 class EmbeddedEngine:
     def __init__(self, settings: EngineSettings, sink: RequestSink,
-                 ingest_conf: Any = None) -> None:
+                 ingest_conf: Any = None,
+                 counters: Optional[metrics.Counters] = None) -> None:
         self.settings = settings
+        self.counters = counters or metrics.default()
         self.sink = sink
         self.ingest_conf = ingest_conf
         self._evaluator_events: collections.deque = collections.deque()
@@ -106,6 +122,12 @@ class EmbeddedEngine:
         # Listener threads and the snapshot timer feed one graph.
         self.lock = threading.RLock()
         self._started = False
+        self._loading = False
+        # Seconds the last evaluator start on a loaded graph took.
+        self.last_evaluator_start_s = 0.0
+        # False: that start is Vitrage's full pass (every scenario from
+        # every vertex), for comparisons.
+        self.anchored_start = True
 
     # -- start --
     def start(self) -> EmbeddedEngine:
@@ -125,7 +147,7 @@ class EmbeddedEngine:
         # Checked as configured and, below, as oslo.db serves it: oslo.db
         # keeps the process's first engine whatever the configuration says.
         check_resettable(cfg.CONF.database.connection)
-        _forget_previous_engine()
+        vitrage_state.forget_previous_engine()
         self.db = storage.get_connection_from_config()
         # The embedded graph starts empty, so does its database: a stale
         # active_actions table would silence actions (Vitrage's own fresh
@@ -166,12 +188,12 @@ class EmbeddedEngine:
         """Leave Vitrage's process-wide state as we found it."""
         from oslo_config import cfg
 
-        _forget_previous_engine()
-        _close_transports()
-        plugin = _auth_plugin(cfg.CONF)
+        vitrage_state.forget_previous_engine()
+        vitrage_state.close_transports()
+        plugin = vitrage_state.auth_plugin(cfg.CONF)
         cfg.CONF.reset()
         cfg.CONF.clear()
-        _forget_auth_plugin_options(cfg.CONF, plugin)
+        vitrage_state.forget_auth_plugin_options(cfg.CONF, plugin)
         self._started = False
 
     def _load_templates(self) -> None:
@@ -222,7 +244,13 @@ class EmbeddedEngine:
             return self._pushed
 
     def _process_pushed(self, events: Any) -> None:
-        self._pushed += self.process(events or [])
+        # On the bus the drivers' output is serialized; here it would be
+        # shared. Vitrage 15's Doctor driver caches the very dict it
+        # returns and its transformer rewrites that dict's times in place
+        # ('...Z'), so the next compute.host.down for the same host failed
+        # to parse ('does not match format %Y-%m-%dT%H:%M:%S.%f'). A copy
+        # is what the processor receives in production.
+        self._pushed += self.process(copy.deepcopy(events or []))
 
     def pull(self, datasource: str) -> int:
         """One get_all of a configured driver (e.g. static files)."""
@@ -242,24 +270,78 @@ class EmbeddedEngine:
         for event in events:
             try:
                 self.processor.process_event(event)
-                self._drain()
             except Exception as exc:
-                LOG.exception("Vitrage could not process %r", event)
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                self._evaluator_events.clear()
+                self._failed(EVENT_ERRORS, "event", event, exc)
+            # Even after a failure: what the event changed before it
+            # failed was evaluated, and those actions are due.
+            self._drain()
             n += 1
             self.bus.flush()
         return n
 
     def _on_evaluator_actions(self, _event_type: str, events: Any) -> None:
-        if isinstance(events, list):
-            self._evaluator_events.extend(events)
-        else:
-            self._evaluator_events.append(events)
+        for event in events if isinstance(events, list) else [events]:
+            self._evaluator_events.append(workarounds.with_microseconds(event))
 
     def _drain(self) -> None:
+        """The evaluator's actions, each on its own: one that fails is
+        logged and counted, the others (and those it queues) still run."""
         while self._evaluator_events:
-            self.processor.process_event(self._evaluator_events.popleft())
+            action = self._evaluator_events.popleft()
+            try:
+                self.processor.process_event(action)
+            except Exception as exc:
+                self._failed(ACTION_ERRORS, "evaluator action", action, exc)
+
+    def _failed(self, counter: str, what: str, item: Any,
+                exc: Exception) -> None:
+        LOG.exception("Vitrage could not process %s %r", what, item)
+        self.counters.inc(counter)
+        self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    # -- the first load --
+    @contextlib.contextmanager
+    def initial_load(self) -> Iterator[None]:
+        """Snapshots fed inside the block are processed with the
+        evaluator off; on leaving, the evaluator starts once on the loaded
+        graph. Vitrage's own start order (vitrage-graph: snapshot, then
+        `run_evaluator`): evaluating each of 10k units and their edges as
+        they arrive costs far more than one pass at the end.
+
+        Only for an engine whose graph is still empty: on a graph already
+        evaluated, an update processed with the evaluator off would miss
+        the withdrawal of what it ends. There (and nested) the block feeds
+        as usual, evaluator on. Holds the lock throughout, so that no
+        listener's event is processed while the evaluator is off.
+        """
+        with self.lock:
+            if self._loading or self.graph.num_vertices():
+                yield
+                return
+            self._loading = True
+            self.evaluator.enabled = False
+            try:
+                yield
+            finally:
+                self._loading = False
+                self._start_evaluator()
+
+    def _start_evaluator(self) -> None:
+        start = time.perf_counter()
+        vertices = self.graph.get_vertices()
+        if self.anchored_start:
+            with evaluator_start.anchored(self.evaluator, vertices) as view:
+                self.evaluator.run_evaluator()
+            done = (f"{view.matchings} of the {view.stock_matchings} "
+                    f"matchings of a full pass")
+        else:
+            self.evaluator.run_evaluator()
+            done = "full pass"
+        self._drain()
+        self.bus.flush()
+        self.last_evaluator_start_s = time.perf_counter() - start
+        LOG.info("evaluator started on %d vertices in %.2fs (%s)",
+                 len(vertices), self.last_evaluator_start_s, done)
 
     # -- reading the graph --
     def vertices(self, **attrs: Any) -> list[Any]:
@@ -294,51 +376,6 @@ class EmbeddedEngine:
                         nxt.append(v.vertex_id)
             frontier = sorted(nxt)
         return chain
-
-
-def _forget_previous_engine() -> None:
-    """Vitrage keeps drivers and entity ids in module globals; a new engine
-    in the same process (tests, simulate runs) must not inherit them."""
-    from vitrage.datasources import utils
-    from vitrage.datasources.transformer_base import TransformerBase
-
-    utils.drivers.clear()
-    TransformerBase.key_to_uuid_cache.clear()
-
-
-def _close_transports() -> None:
-    """Vitrage caches its transports per process; the next engine may use
-    another URL."""
-    from vitrage import messaging
-
-    for transport in list(messaging.TRANSPORTS.values()):
-        try:
-            transport.cleanup()
-        except Exception:
-            LOG.exception("closing a transport failed")
-    messaging.TRANSPORTS.clear()
-
-
-def _auth_plugin(conf: Any) -> Optional[str]:
-    try:
-        return conf.service_credentials.auth_type
-    except Exception:  # group or option absent: nothing was registered
-        return None
-
-
-def _forget_auth_plugin_options(conf: Any, plugin: Optional[str]) -> None:
-    """keystoneauth registers the auth plugin's options (auth_url is
-    required) in [service_credentials] when Vitrage's clients load it; a
-    later engine without credentials would then fail to parse."""
-    from keystoneauth1 import loading
-
-    if not plugin:
-        return
-    try:
-        conf.unregister_opts(loading.get_auth_plugin_conf_options(plugin),
-                             group="service_credentials")
-    except Exception:
-        LOG.debug("auth options of %s were not registered", plugin)
 
 
 def _template_files(paths: Sequence[str]) -> list[str]:
