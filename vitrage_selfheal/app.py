@@ -19,7 +19,10 @@ from vitrage_selfheal import metrics, opts
 from vitrage_selfheal.clock import Clock, SystemClock
 from vitrage_selfheal.dispatch.base import Dispatcher
 from vitrage_selfheal.healer import Healer
+from vitrage_selfheal.ingest import RequestSink
+from vitrage_selfheal.ingest.inbox import Inbox
 from vitrage_selfheal.ingest.opts import WEBHOOK_GROUP
+from vitrage_selfheal.ledger.journal import Journal
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.spool import Spool
 from vitrage_selfheal.ledger.store import Ledger
@@ -101,6 +104,12 @@ class App:
             delivery_ttl=2.0 * conf[WEBHOOK_GROUP].max_skew,
             workers=conf.selfheal.workers,
             follow_interval=conf.mistral.follow_interval)
+        self.inbox: Optional[Inbox] = None
+        if conf.selfheal.inbox_max_items:
+            self.inbox = Inbox(self.healer, Journal(conf.selfheal.inbox_path),
+                               max_items=conf.selfheal.inbox_max_items,
+                               linger=conf.selfheal.inbox_linger,
+                               counters=self.counters)
         # Until the first tick, the age of the last good one counts from
         # here: a ticker that never ticks is stale too.
         self._born = self.healer.clock.now()
@@ -114,10 +123,14 @@ class App:
                delivery: Optional[str] = None) -> Decision:
         return self.healer.reject(reason, detail, source, delivery)
 
-    def spooling(self) -> SpoolingSink:
+    def spooling(self) -> RequestSink:
         """The sink for in-process receivers (Vitrage's notifier, the
-        embedded engine): they cannot make Vitrage resend, so what the
-        ledger cannot take goes to the durable spool."""
+        embedded engine): the inbox, which returns at once; without one,
+        every request is stored before the receiver's thread goes on.
+        They cannot make Vitrage resend, so what the ledger cannot take
+        goes to the durable spool either way."""
+        if self.inbox is not None:
+            return self.inbox
         return SpoolingSink(self.healer)
 
     def health(self) -> health_checks.Health:
@@ -131,6 +144,8 @@ class App:
         return health_checks.Health(tuple(p for p in found if p))
 
     def start(self) -> App:
+        if self.inbox is not None and self._thread is None:
+            self.inbox.start()
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name="selfheal-ticker")
@@ -144,6 +159,9 @@ class App:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.inbox is not None:
+            # Stores what is queued while the ledger is still open.
+            self.inbox.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.healer.stop()

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Optional
 
 from vitrage_selfheal import metrics, operator
@@ -126,6 +126,49 @@ class Healer:
                         "answers", request.unit.key, request.alarm_name,
                         self.spool.path)
             return []
+
+    def submit_batch(self, requests: Sequence[HealRequest]
+                     ) -> tuple[list[Decision], list[HealRequest]]:
+        """Admit many requests in their order: per root stack one lock and
+        one transaction. A stack whose transaction fails is retried one
+        request at a time, so a poison request is rejected alone and the
+        others are stored (or spooled). Returns the decisions and the
+        requests that could be neither stored nor spooled."""
+        by_stack: dict[str, list[HealRequest]] = {}
+        for request in requests:
+            by_stack.setdefault(request.unit.root_stack_id,
+                                []).append(request)
+        decisions: list[Decision] = []
+        kept: list[HealRequest] = []
+        for stack, group in by_stack.items():
+            try:
+                decisions += self._submit_group(stack, group)
+            except Exception:
+                LOG.warning("batch of %d request(s) on stack %s failed; "
+                            "storing them one by one", len(group), stack,
+                            exc_info=True)
+                for request in group:
+                    try:
+                        decisions += self.submit_or_spool(request)
+                    except Replayed:
+                        pass
+                    except NotRecorded:
+                        kept.append(request)
+        return decisions, kept
+
+    def _submit_group(self, stack: str,
+                      group: list[HealRequest]) -> list[Decision]:
+        found: list[Decision] = []
+        with self.locks.hold(stack):
+            now = self.clock.now()
+            with self.ledger.transaction() as tx:
+                for request in group:
+                    self._claim(tx, request.delivery, now)
+                    decisions = self.admission.submit(tx, request, now)
+                    self._record(tx, decisions, now, request.source,
+                                 request.alarm_key)
+                    found += decisions
+        return self._emit(found)
 
     def _submit(self, request: HealRequest) -> list[Decision]:
         now = self.clock.now()

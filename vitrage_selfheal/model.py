@@ -135,6 +135,10 @@ class Reason(str, enum.Enum):
     INVALID_FIELD = "INVALID_FIELD"
     # A payload bigger or deeper than the parser will scan completely.
     PAYLOAD_TOO_COMPLEX = "PAYLOAD_TOO_COMPLEX"
+    # Raised (by Vitrage's clock) before the unit's last heal succeeded,
+    # delivered after it: that heal answered it; the replacement is not
+    # healed again for it.
+    ANSWERED_BY_HEAL = "ANSWERED_BY_HEAL"
 
 
 @dataclasses.dataclass(frozen=True)

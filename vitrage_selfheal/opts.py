@@ -43,6 +43,19 @@ SELFHEAL_OPTS = [
                help="Size at which the spool refuses more requests "
                     "(logged at ERROR and counted, never dropped "
                     "silently)."),
+    cfg.StrOpt("inbox_path", default="$state_path/inbox.jsonl",
+               help="Journal of the inbox between Vitrage's notifier "
+                    "thread and the ledger: each request is appended here "
+                    "before the notifier returns, and removed once stored "
+                    "(recovered at start after a crash)."),
+    cfg.IntOpt("inbox_max_items", default=100_000, min=0,
+               help="Requests the inbox queues before the notifier thread "
+                    "stores them itself (back-pressure, never a drop). 0: "
+                    "no inbox, every request stored in the notifier's "
+                    "thread before it returns."),
+    cfg.FloatOpt("inbox_linger", default=0.05, min=0.0, max=5.0,
+                 help="Seconds the inbox lets a batch gather before it "
+                      "stores it in one transaction per stack."),
     cfg.FloatOpt("tick_interval", default=0.5, min=0.05,
                  help="Seconds between passes that form batches and "
                       "follow executions."),
@@ -91,12 +104,20 @@ POLICY_OPTS = [
                       "meanwhile are released without a heal. At least "
                       "one Aodh evaluation period."),
     cfg.FloatOpt("coalesce_window", default=_POLICY.coalesce_window, min=0,
-                 help="Seconds units of one root stack are gathered into "
-                      "one heal execution."),
+                 help="Seconds without a new unhealthy unit of a root "
+                      "stack before its queued units become one heal "
+                      "execution (Alertmanager's group_wait, restarted by "
+                      "each new unit: a storm yields one execution per "
+                      "stack)."),
+    cfg.FloatOpt("coalesce_max", default=_POLICY.coalesce_max, min=0,
+                 help="Seconds after a stack's first queued unit at which "
+                      "its execution forms even if units keep arriving."),
     cfg.IntOpt("max_dispatches_per_minute",
                default=_POLICY.max_dispatches_per_minute, min=1,
                help="Global rate limit on execution starts (retries "
-                    "included)."),
+                    "included). One execution heals a whole stack: 60 "
+                    "lets a rack loss across 50 clusters heal in one "
+                    "go."),
     cfg.IntOpt("max_attempts", default=_POLICY.max_attempts, min=1,
                help="Attempts (failed starts and failed executions) per "
                     "operation before the stack's circuit breaker "
@@ -251,6 +272,7 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   max_in_flight=in_flight,
                   root_cause_settle=p.root_cause_settle,
                   coalesce_window=p.coalesce_window,
+                  coalesce_max=p.coalesce_max,
                   max_dispatches_per_minute=p.max_dispatches_per_minute,
                   max_attempts=p.max_attempts,
                   retry_backoff=p.retry_backoff,

@@ -8,6 +8,7 @@ fake, so nothing sleeps.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 
 import pytest
@@ -57,8 +58,12 @@ def receiver(healer, conf, clock) -> WebhookApp:
 
 def captured(event: str, at: float) -> tuple[bytes, dict[str, str]]:
     """A signed request as it crossed the wire: an attacker may keep it."""
+    # Vitrage stamps each change of the alarm with its own clock.
+    stamp = datetime.datetime.fromtimestamp(
+        at, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
     body = json.dumps({"notification": event,
-                       "payload": alarm_payload()}).encode()
+                       "payload": alarm_payload(update_timestamp=stamp)
+                       }).encode()
     return body, signed(body, at)
 
 

@@ -124,7 +124,7 @@ def test_cooldown_says_until_when():
 
 
 def test_stack_stages_wait_for_heat_and_the_rate():
-    view = History(starts=[990.0] * 30)
+    view = History(starts=[990.0] * 60)
     busy = StackContext(view, 1000, Policy(), "root", "UPDATE_IN_PROGRESS")
     assert StackSettled().check(busy).reason is Reason.STACK_IN_PROGRESS
     unknown = dataclasses.replace(busy, stack_status=None)

@@ -68,8 +68,12 @@ class Policy:
     # A held unit is reconsidered only once its root cause has been clear
     # this long (one Aodh evaluation period and then some): symptoms lag.
     root_cause_settle: float = 90.0
+    # A stack's queued units form one operation once no new unit came for
+    # coalesce_window, or coalesce_max after the first (group_wait with a
+    # ceiling): a storm's units, arriving over seconds, heal together.
     coalesce_window: float = 2.0
-    max_dispatches_per_minute: int = 30
+    coalesce_max: float = 10.0
+    max_dispatches_per_minute: int = 60
     max_attempts: int = 3
     retry_backoff: float = 30.0
     # selfheal.heal_units' own bounded waits (1800 s by its defaults)

@@ -72,12 +72,21 @@ class Admission:
               now: float) -> list[Decision]:
         if not req.active:
             return self._clear(tx, row, req, now)
-        incident = _activate(tx, req, now)
+        raised = raised_at(req, now)
+        incident = _activate(tx, req, raised)
         ctx = self._ctx(tx, row, now)
         if incident is None:
             return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
                                f"alarm {req.alarm_name!r} already active "
                                f"on the unit")]
+        healed = row.last_healed_at
+        if healed is not None and raised <= healed:
+            # However late the engine delivers it: the fault it reports is
+            # the one the last heal replaced the unit for.
+            return [ctx.decide(
+                Action.SKIP, Reason.ANSWERED_BY_HEAL,
+                f"{req.alarm_name!r} raised {healed - raised:.1f}s before "
+                f"the unit's last heal succeeded; answered by that heal")]
         return [self.admit(tx, ctx, incident)]
 
     def admit(self, tx: LedgerTx, ctx: UnitContext,
@@ -131,7 +140,7 @@ class Admission:
                 Action.CLEAR, Reason.ROOT_CAUSE_CLEARED,
                 f"{req.alarm_name!r} cleared; settling "
                 f"{self.policy.root_cause_settle:.0f}s")]
-        incident = _activate(tx, req, now)
+        incident = _activate(tx, req, raised_at(req, now))
         ctx = self._ctx(tx, row, now)
         if incident is None:
             return [ctx.decide(Action.SKIP, Reason.DUPLICATE,
@@ -190,6 +199,16 @@ class Admission:
                                   f"re-evaluated after {was}: "
                                   + decision.detail)
         return decision
+
+
+def raised_at(req: HealRequest, now: float) -> float:
+    """When the alarm was raised: Vitrage's own time of the event if it
+    said (already checked not to be in the future), never later than its
+    arrival. Arrival order would date an old fault that the engine
+    delivers late as a new one."""
+    if req.event_time is None:
+        return now
+    return min(req.event_time, now)
 
 
 def _activate(tx: LedgerTx, req: HealRequest, now: float) -> Optional[str]:

@@ -41,13 +41,16 @@ class Queue:
         self.gate = gate
 
     def stacks_due(self, tx: LedgerTx, now: float) -> list[str]:
-        """Root stacks whose oldest queued unit has waited the window."""
+        """Root stacks whose queue is quiet: no unit queued for the
+        coalescing window, or the first one queued `coalesce_max` ago."""
         due = []
         pending = sorted(tx.pending_intents(), key=lambda i: i.root_stack_id)
         for stack, group in itertools.groupby(pending,
                                               key=lambda i: i.root_stack_id):
-            oldest = min(i.created_at for i in group)
-            if now - oldest >= self.policy.coalesce_window:
+            times = [i.created_at for i in group]
+            if now - max(times) >= self.policy.coalesce_window or \
+                    now - min(times) >= max(self.policy.coalesce_max,
+                                            self.policy.coalesce_window):
                 due.append(stack)
         return due
 
