@@ -8,15 +8,18 @@ nova.instance fits an entity of nearly every scenario, so a 10k-unit graph
 costs ~16 matchings per vertex (73-120 s here) to find, at a fresh start,
 almost nothing: most conditions need an alarm, and there is none yet.
 
-Every match of a condition's clause binds a real graph vertex to each
-entity that is reached from the action's target by positive edges and has
-no negative (NOT) edge of its own; that vertex fits the entity, so the
-evaluator visits it with that entity in the stock pass, and the matching
-anchored there finds the match (Vitrage's event-driven evaluation relies
-on exactly this: the event on any one element of a match finds it). So,
-per clause and action, one such entity is enough: we take the one the
-fewest vertices fit. A clause with an entity no vertex fits (an alarm, a
-unit in SERVER_MISSING) has no match and costs one lookup per vertex.
+Every match of a condition's clause that yields an action binds a real
+graph vertex to the action's target, and to each entity reached from the
+target by positive edges that has no negative (NOT) edge of its own; that
+vertex fits the entity, so the evaluator visits it with that entity in
+the stock pass, and the matching anchored there finds the match
+(Vitrage's event-driven evaluation relies on exactly this: the event on
+any one element of a match finds it). So, per clause and action, one such
+entity is enough: we take the one the fewest vertices fit. Entities of a
+scenario outside its condition (Vitrage offers every entity of the
+template) never match and are dropped. A clause with an entity no vertex
+fits (an alarm, a unit in SERVER_MISSING) has no match and costs one
+lookup per vertex.
 
 The evaluator itself is unchanged: `run_evaluator` runs as shipped, on
 the same graph, through a view of the scenario repository (set with the
@@ -33,6 +36,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -80,33 +84,53 @@ class AnchoredScenarios:
 
 
 class _Lookup:
-    """`get_scenarios_by_vertex`, asked once per distinct combination of
-    the properties the templates' entities test: the repository's answer
-    depends on nothing else (Vitrage's check_filter reads `key`, and `x`
-    for a `x.regex` key), and 10k units share a handful of combinations.
+    """`get_scenarios_by_vertex`, asked once per distinct answer key.
+
+    The repository tests each entity's properties with Vitrage's
+    check_filter: `vertex[k] == value`, and for a `k.regex` key
+    `vertex['k.regex'] == value` or the regex on `vertex[k]`. So the
+    answer depends only on, per property a template tests, whether the
+    vertex's value is one of the values tested (which one) and which of
+    the regexes match it. 10k units named apart share a handful of keys.
     """
+
+    _OTHER = object()
 
     def __init__(self, repository: Any) -> None:
         self._repository = repository
-        names: set[str] = set()
+        values: dict[str, set] = collections.defaultdict(set)
+        regexes: dict[str, set[str]] = collections.defaultdict(set)
         for key in getattr(repository, "entity_scenarios", {}):
-            for name, _value in key:
-                names.add(name)
+            for name, value in key:
+                values[name].add(value)
                 if name.lower().endswith(".regex"):
-                    names.add(name[:-len(".regex")])
-        self._names = sorted(names)
+                    regexes[name[:-len(".regex")]].add(value)
+        self._tests = [
+            (name, values.get(name, set()),
+             [re.compile(r) for r in sorted(regexes.get(name, ()))])
+            for name in sorted(set(values) | set(regexes))]
         self._known: dict[tuple, list] = {}
 
+    def _key(self, vertex: Any) -> tuple:
+        key = []
+        for name, tested, patterns in self._tests:
+            value = vertex.get(name)
+            key.append(value if value in tested else self._OTHER)
+            if patterns:
+                key.append(None if value is None else
+                           tuple(p.match(value) is not None
+                                 for p in patterns))
+        return tuple(key)
+
     def scenarios(self, vertex: Any) -> list:
-        signature = tuple(vertex.get(name) for name in self._names)
         try:
-            return self._known[signature]
-        except KeyError:
-            pairs = self._known[signature] = \
-                self._repository.get_scenarios_by_vertex(vertex)
-            return pairs
-        except TypeError:  # an unhashable value: asked as it is
+            key = self._key(vertex)
+        except TypeError:  # unhashable, or a regex on a non-string
             return self._repository.get_scenarios_by_vertex(vertex)
+        if key not in self._known:
+            self._known[key] = self._repository.get_scenarios_by_vertex(
+                vertex)
+        return self._known[key]
 
 
 def _anchors(scenario: Any, evaluator: Any,
@@ -119,20 +143,25 @@ def _anchors(scenario: Any, evaluator: Any,
     for subgraph in scenario.subgraphs:
         negative = _negative_ends(subgraph, NEG_CONDITION)
         for action in scenario.actions:
+            target = action.targets["target"]
             try:
-                component = evaluator.get_connected_component(
-                    subgraph, action.targets["target"])
-                candidates = [v.vertex_id for v in component.get_vertices()
-                              if v.vertex_id not in negative]
+                component = evaluator.get_connected_component(subgraph,
+                                                              target)
+                ids = {v.vertex_id for v in component.get_vertices()}
             except Exception:
                 # A shape we did not foresee: the stock pass for it.
                 LOG.debug("scenario %s: no anchor, all entities", scenario.id)
-                candidates = []
-            if not candidates:
                 return {(key, e.vertex_id)
                         for e in scenario.entities.values()}
-            chosen.add(min(((key, c) for c in candidates),
-                           key=lambda k: (counts.get(k, 0), k[1])))
+            # The target is always a candidate: an action needs its
+            # target bound to a real vertex (a match without one has no
+            # action), e.g. `lb_member_error_unit AND NOT host_down [on]
+            # lb_member_error_unit`, where every entity has a NOT edge.
+            candidates = {v for v in ids if v not in negative} | (
+                {target} & ids)
+            if candidates:  # the fewest fitting vertices; ties by name
+                chosen.add(min(((key, c) for c in sorted(candidates)),
+                               key=lambda k: counts.get(k, 0)))
     return chosen
 
 

@@ -254,7 +254,10 @@ class HeatUnitDriver(DriverBase):
         # A stack shown by id carries no project; the notification does.
         root["project_id"] = (project or self._projects.get(root_id)
                               or root["project_id"])
-        return self._refresh(root, only_changed=False)
+        # Only what changed: a heal's update.end re-read all 50 units of
+        # a group to change one, and each unchanged unit still cost the
+        # processor and the evaluator an update. Snapshots send all.
+        return self._refresh(root, only_changed=True)
 
     def _on_server_deleted(self, server_id: str) -> list[dict]:
         events = []
