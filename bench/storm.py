@@ -112,11 +112,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="PYTHONHASHSEED values, comma-separated")
     parser.add_argument("--policy", choices=sorted(POLICIES),
                         default="default")
-    parser.add_argument("--sides", default="selfheal,stock")
+    parser.add_argument("--sides", default="selfheal,stock",
+                        help="selfheal, stock (the baseline) and engine "
+                             "(our templates with a sink that drops "
+                             "everything: the plugin's cost)")
     parser.add_argument("--heal-duration", type=float, default=5.0)
     parser.add_argument("--settle", type=float, default=25.0)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--child", choices=("selfheal", "stock"),
+    parser.add_argument("--child", choices=("selfheal", "stock", "engine"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -126,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     for side in args.sides.split(","):
         runs = {seed: spawn(side, seed, args)
                 for seed in args.seeds.split(",")}
-        result["baseline" if side == "stock" else side] = summarise(runs)
+        result[{"stock": "baseline"}.get(side, side)] = summarise(runs)
+    if "selfheal" in result and "engine" in result:
+        mine = result["selfheal"]["events_per_s_range"][0]
+        bare = result["engine"]["events_per_s_range"][1]
+        result["selfheal"]["engine_rate_vs_bare_engine"] = round(
+            mine / bare, 3)
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
     else:

@@ -31,6 +31,8 @@ from vitrage_selfheal.engine.config import EngineSettings
 from vitrage_selfheal.engine.embedded import EmbeddedEngine
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import opts as ingest_opts
+from vitrage_selfheal.ingest.inbox import Inbox
+from vitrage_selfheal.ledger.journal import Journal
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.model import Reason, Unit
@@ -48,7 +50,7 @@ UNRESOLVED = "get_attr("
 
 @dataclasses.dataclass
 class Settings:
-    side: str                      # "selfheal" | "stock"
+    side: str                      # "selfheal" | "stock" | "engine"
     policy: Policy
     heal_duration: float = 5.0
     settle: float = 25.0           # quiet this long at the end
@@ -84,8 +86,9 @@ def run(storm: Storm, settings: Settings, workdir: pathlib.Path) -> dict:
     clock = SystemClock()
     timeline = _Timeline()
     cloud = SimulatedCloud(storm.scenario, workdir / "static", clock)
-    side = (_SelfHealSide if settings.side == "selfheal" else _StockSide)(
-        storm, settings, cloud, clock, timeline, workdir)
+    kind = {"selfheal": _SelfHealSide, "stock": _StockSide,
+            "engine": _EngineOnly}[settings.side]
+    side = kind(storm, settings, cloud, clock, timeline, workdir)
     with logs.quiet("vitrage.datasources.aodh.driver"):
         side.engine.start()
     side.wired()
@@ -191,18 +194,20 @@ class _Side:
 
 
 class _TimedSink:
-    def __init__(self, healer: Healer, timeline: _Timeline,
+    """The product's in-process sink (the inbox), noting arrivals."""
+
+    def __init__(self, inbox: Inbox, timeline: _Timeline,
                  clock: SystemClock) -> None:
-        self.healer, self.timeline, self.clock = healer, timeline, clock
+        self.inbox, self.timeline, self.clock = inbox, timeline, clock
 
     def submit(self, request: Any) -> list:
         self.timeline.requests.append((self.clock.now(), request.unit.key,
                                        request.alarm_name, request.active))
-        return self.healer.submit(request)
+        return self.inbox.submit(request)
 
     def reject(self, reason: Any, detail: str, source: str,
                delivery: Optional[str] = None) -> Any:
-        return self.healer.reject(reason, detail, source, delivery)
+        return self.inbox.reject(reason, detail, source, delivery)
 
 
 class _SelfHealSide(_Side):
@@ -219,7 +224,10 @@ class _SelfHealSide(_Side):
             self.settings.policy, self.clock, replica="bench",
             observer=lambda d: self.timeline.decisions.append(
                 (self.clock.now(), d)))
-        return _TimedSink(self.healer, self.timeline, self.clock)
+        self.inbox = Inbox(self.healer,
+                           Journal(str(self.workdir / "inbox.jsonl")))
+        self.inbox.start()
+        return _TimedSink(self.inbox, self.timeline, self.clock)
 
     def templates(self) -> list[str]:
         return [str(REPO / "templates")]
@@ -230,12 +238,15 @@ class _SelfHealSide(_Side):
             self.replace(list(run.units))
 
     def busy(self) -> bool:
+        if len(self.inbox):
+            return True
         with self.ledger.transaction() as tx:
             if tx.pending_intents() or tx.open_batches():
                 return True
         return False
 
     def stop(self) -> None:
+        self.inbox.stop()
         super().stop()
         for run in self.executor.runs.values():
             self.timeline.heal(Heal(run.started, run.root,
@@ -290,6 +301,37 @@ class _NullSink:
 
     def reject(self, *_args: Any, **_kw: Any) -> None:
         return None
+
+
+class _EngineOnly(_Side):
+    """Our templates and datasource, and a notifier sink that drops every
+    request: the engine's own event rate, for the plugin's cost."""
+
+    def sink(self) -> Any:
+        self.notified = 0
+        return self
+
+    def submit(self, _request: Any) -> list:
+        self.notified += 1
+        return []
+
+    def reject(self, *_args: Any, **_kw: Any) -> None:
+        return None
+
+    def templates(self) -> list[str]:
+        return [str(REPO / "templates")]
+
+    def tick(self) -> None:
+        pass
+
+    def busy(self) -> bool:
+        return False
+
+    def settle(self, settings: Settings) -> None:
+        pass
+
+    def extra(self) -> dict:
+        return {"requests": self.notified}
 
 
 class _StockSide(_Side):
@@ -376,6 +418,8 @@ def _measure(storm: Storm, settings: Settings, side: _Side,
         "storm_guard_lag_max_s": _storm_guard_lag(storm, settings,
                                                   timeline),
         "digest": _digest(heals, timeline),
+        "arrivals": _arrivals(timeline),
+        "split_stacks": _split(heals, timeline),
     }
     result.update(side.extra())
     return result
@@ -404,6 +448,42 @@ def _storm_guard_lag(storm: Storm, settings: Settings,
         return None
     worst = max(lags)
     return None if worst == float("inf") else round(worst, 3)
+
+
+def _arrivals(timeline: _Timeline) -> dict:
+    """When each unit's first activation reached the notifier, from the
+    first event: the engine's lag as the plugin sees it."""
+    first: dict[str, float] = {}
+    for at, key, _name, active in timeline.requests:
+        if active:
+            first.setdefault(key, at - timeline.first)
+    by_stack: dict[str, list[float]] = collections.defaultdict(list)
+    for key, at in first.items():
+        by_stack[key.split("/", 1)[0]].append(at)
+    spread = [max(v) - min(v) for v in by_stack.values()]
+    return {"units": len(first),
+            "last_s": round(max(first.values(), default=0.0), 2),
+            "stack_spread_max_s": round(max(spread, default=0.0), 2)}
+
+
+def _split(heals: list[Heal], timeline: _Timeline) -> dict:
+    """Stacks healed by more than one execution: when each started and
+    when their units first arrived (to see why)."""
+    per = collections.defaultdict(list)
+    for h in heals:
+        per[h.stack].append(h)
+    out = {}
+    for stack, hs in sorted(per.items()):
+        if len(hs) < 2:
+            continue
+        keys = {k for h in hs for k in h.units}
+        arrived = sorted({(round(at - timeline.first, 2), k)
+                          for at, k, _n, act in timeline.requests
+                          if act and k in keys})
+        out[stack] = {"starts": [(round(h.at - timeline.first, 2),
+                                  len(h.units)) for h in hs],
+                      "arrivals": arrived[:60]}
+    return dict(list(out.items())[:3])
 
 
 def _digest(heals: list[Heal], timeline: _Timeline) -> str:

@@ -41,16 +41,26 @@ class Queue:
         self.gate = gate
 
     def stacks_due(self, tx: LedgerTx, now: float) -> list[str]:
-        """Root stacks whose queue is quiet: no unit queued for the
-        coalescing window, or the first one queued `coalesce_max` ago."""
-        due = []
+        """Root stacks whose queue is quiet, or has waited long enough.
+
+        Quiet: no unit queued for the coalescing window, in this stack nor
+        in any other. A rack or switch fault reaches us over seconds (the
+        engine works through its events one by one), its units spread over
+        many stacks: while any of them is still arriving, a stack's next
+        unit may be on its way too. `coalesce_max` after its first unit a
+        stack goes anyway.
+        """
         pending = sorted(tx.pending_intents(), key=lambda i: i.root_stack_id)
+        if not pending:
+            return []
+        window = self.policy.coalesce_window
+        ceiling = max(self.policy.coalesce_max, window)
+        storm_quiet = now - max(i.created_at for i in pending) >= window
+        due = []
         for stack, group in itertools.groupby(pending,
                                               key=lambda i: i.root_stack_id):
-            times = [i.created_at for i in group]
-            if now - max(times) >= self.policy.coalesce_window or \
-                    now - min(times) >= max(self.policy.coalesce_max,
-                                            self.policy.coalesce_window):
+            first = min(i.created_at for i in group)
+            if storm_quiet or now - first >= ceiling:
                 due.append(stack)
         return due
 
