@@ -7,10 +7,17 @@ from __future__ import annotations
 from typing import Optional
 
 import sqlalchemy as sa
-from sqlalchemy import exc, orm
+from sqlalchemy import orm
 
 from vitrage_selfheal.ledger.models import AlarmRow, DeliveryRow, UnitRow
+from vitrage_selfheal.ledger.upsert import Writer, adopt
 from vitrage_selfheal.model import HealRequest, Intent
+
+# A unit's alarms, every one of them: a unit has a handful, and one
+# request asks about them up to five times (order, activation, root
+# causes, the last clear, what is left active).
+_ALARMS_OF_UNIT = sa.select(AlarmRow).where(
+    AlarmRow.unit_key == sa.bindparam("unit_key"))
 
 
 class AlreadyRecorded(Exception):
@@ -21,6 +28,19 @@ class IngressTx:
     """Part of LedgerTx: `self.s` is the transaction's session."""
 
     s: orm.Session
+    writer: Writer
+    # unit_key -> {alarm_key: row}: the unit's alarms as this transaction
+    # sees them. Every write to an alarm goes through this class, on these
+    # same row objects, so the map stays what the database holds for us.
+    _alarm_cache: dict[str, dict[str, AlarmRow]]
+
+    def _alarms(self, unit_key: str) -> dict[str, AlarmRow]:
+        found = self._alarm_cache.get(unit_key)
+        if found is None:
+            rows = self.s.scalars(_ALARMS_OF_UNIT, {"unit_key": unit_key})
+            found = self._alarm_cache[unit_key] = {
+                r.alarm_key: r for r in rows}
+        return found
 
     # -- order ---------------------------------------------------------------
     def newer_event(self, req: HealRequest) -> Optional[float]:
@@ -33,7 +53,7 @@ class IngressTx:
         """
         if req.event_time is None:
             return None
-        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
+        row = self._alarms(req.unit.key).get(req.alarm_key)
         if row is None or row.event_at is None:
             return None
         return row.event_at if req.event_time < row.event_at else None
@@ -49,18 +69,19 @@ class IngressTx:
     # -- alarms --------------------------------------------------------------
     def activate_alarm(self, req: HealRequest, now: float) -> Optional[str]:
         """Record an activation; the incident id, or None if already active."""
-        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
+        alarms = self._alarms(req.unit.key)
+        row = alarms.get(req.alarm_key)
         if row is None:
-            row = AlarmRow(unit_key=req.unit.key, alarm_key=req.alarm_key,
-                           alarm_name=req.alarm_name,
-                           intent=req.intent.value, active=True, since=now,
-                           activations=1, event_at=req.event_time)
-            self.s.add(row)
-            try:
-                self.s.flush()
-            except exc.IntegrityError:
+            values = dict(unit_key=req.unit.key, alarm_key=req.alarm_key,
+                          alarm_name=req.alarm_name,
+                          intent=req.intent.value, active=True, since=now,
+                          cleared_at=None, activations=1,
+                          event_at=req.event_time)
+            if not self.writer.insert_new(self.s, AlarmRow.__table__,
+                                          values):
                 # Another replica recorded the same activation first.
-                raise AlreadyRecorded(req.alarm_key) from None
+                raise AlreadyRecorded(req.alarm_key)
+            alarms[req.alarm_key] = adopt(self.s, AlarmRow(**values))
             return f"{req.alarm_key}#1"
         self._saw(row, req)
         if row.active:
@@ -70,7 +91,7 @@ class IngressTx:
         return f"{req.alarm_key}#{row.activations}"
 
     def clear_alarm(self, req: HealRequest, now: float) -> bool:
-        row = self.s.get(AlarmRow, (req.unit.key, req.alarm_key))
+        row = self._alarms(req.unit.key).get(req.alarm_key)
         if row is None:
             return False
         self._saw(row, req)
@@ -80,9 +101,17 @@ class IngressTx:
         return True
 
     def active_alarms(self, unit_key: str, intent: Intent) -> list[AlarmRow]:
-        return list(self.s.scalars(sa.select(AlarmRow).where(
-            AlarmRow.unit_key == unit_key, AlarmRow.active.is_(True),
-            AlarmRow.intent == intent.value)))
+        alarms = self._alarms(unit_key)
+        return [alarms[k] for k in sorted(alarms)
+                if alarms[k].active and alarms[k].intent == intent.value]
+
+    def last_cleared(self, unit_key: str, intent: Intent) -> Optional[float]:
+        """When an alarm of this intent on the unit last cleared, if one
+        did and is not active again."""
+        times = [a.cleared_at for a in self._alarms(unit_key).values()
+                 if not a.active and a.intent == intent.value
+                 and a.cleared_at is not None]
+        return max(times, default=None)
 
     def unanswered_alarms(self, unit: UnitRow) -> list[AlarmRow]:
         """Active heal alarms raised after the unit's last heal.
@@ -99,14 +128,11 @@ class IngressTx:
     def claim_delivery(self, digest: str, now: float,
                        expires_at: float) -> None:
         """Record a delivery as applied; AlreadyRecorded if it was."""
-        if self.s.get(DeliveryRow, digest) is not None:
+        if not self.writer.insert_new(
+                self.s, DeliveryRow.__table__,
+                {"digest": digest, "seen_at": now,
+                 "expires_at": expires_at}):
             raise AlreadyRecorded(digest)
-        try:
-            with self.s.begin_nested():
-                self.s.add(DeliveryRow(digest=digest, seen_at=now,
-                                       expires_at=expires_at))
-        except exc.IntegrityError:
-            raise AlreadyRecorded(digest) from None
 
     def prune_deliveries(self, now: float) -> int:
         """Forget deliveries whose signature has expired anyway."""

@@ -38,6 +38,11 @@ class Locks:
         self._guard = threading.Lock()
         # One per stack name ever locked here: a few hundred bytes each.
         self._local: dict[str, threading.Lock] = {}
+        # The backend's lock objects, reused: tooz locks may be acquired
+        # again once released, and building one (a path check, a lock
+        # file object) cost as much as taking it. Used only while the
+        # name's local lock is held, so by one thread at a time.
+        self._remote: dict[str, object] = {}
 
     @contextlib.contextmanager
     def hold(self, name: str) -> Iterator[None]:
@@ -48,7 +53,10 @@ class Locks:
         if not local.acquire(timeout=self.timeout):
             raise self._timeout(name)
         try:
-            lock = self._coordinator.get_lock(f"selfheal-{name}".encode())
+            lock = self._remote.get(name)
+            if lock is None:
+                lock = self._remote[name] = self._coordinator.get_lock(
+                    f"selfheal-{name}".encode())
             if not lock.acquire(blocking=self.timeout):
                 raise self._timeout(name)
             try:

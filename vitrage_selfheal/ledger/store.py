@@ -7,7 +7,6 @@ the rest of the package reads or writes the database.
 from __future__ import annotations
 
 import contextlib
-import json
 import pathlib
 from collections.abc import Iterator
 from typing import Optional
@@ -16,18 +15,22 @@ import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
 from vitrage_selfheal import limits
+from vitrage_selfheal.ledger.batches import (  # noqa: F401 - re-exported
+    AttemptOutcome,
+    BatchTx,
+    batch_units,
+)
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
     AlarmRow,
-    AttemptRow,
-    BatchRow,
     CounterRow,
     DecisionRow,
     HoldRow,
     IntentRow,
     UnitRow,
 )
+from vitrage_selfheal.ledger.upsert import Writer, adopt, writer
 from vitrage_selfheal.model import (  # noqa: F401 - the ledger's names
     GLOBAL_SCOPE,
     BatchState,
@@ -65,6 +68,7 @@ class Ledger:
         if url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = orm.sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = writer(self.engine.dialect.name)
 
     def upgrade(self) -> None:
         from vitrage_selfheal.ledger import migrate
@@ -73,7 +77,7 @@ class Ledger:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[LedgerTx]:
         with self._sessions.begin() as session:
-            yield LedgerTx(session)
+            yield LedgerTx(session, self._writer)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -86,16 +90,60 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-class LedgerTx(IngressTx):
-    def __init__(self, session: orm.Session) -> None:
+# The statements every decision runs, built once (see upsert.py).
+
+# The holds that could stop a stack: two plain binds, not an expanding IN
+# (that one is re-rendered on every execution).
+_SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
+    HoldRow.scope == sa.bindparam("stack_scope"))
+# What admission asks first, in one round trip: whether any hold could
+# stop the stack, the unit, its alarms (one row each) and its open intent
+# (at most one). The holds come first so that a unit not seen yet still
+# gets them: one row, the rest NULL. Rows are never deleted, and a unit's
+# alarms and intents are written only after its row: no unit row, none of
+# them either.
+_HELD = sa.select(sa.exists().where(_SCOPES).label("held")).subquery("h")
+_UNIT_AND_MORE = (
+    sa.select(_HELD.c.held, UnitRow, AlarmRow, IntentRow)
+    .select_from(_HELD)
+    .outerjoin(UnitRow, UnitRow.unit_key == sa.bindparam("unit_key"))
+    .outerjoin(AlarmRow, AlarmRow.unit_key == UnitRow.unit_key)
+    .outerjoin(IntentRow, sa.and_(IntentRow.unit_key == UnitRow.unit_key,
+                                  IntentRow.open_slot == OPEN)))
+_OPEN_INTENT = sa.select(IntentRow).where(
+    IntentRow.unit_key == sa.bindparam("unit_key"),
+    IntentRow.open_slot == OPEN)
+_HOLDS_FOR = sa.select(HoldRow).where(_SCOPES)
+_UNHEALTHY_IN_GROUP = (
+    sa.select(AlarmRow.unit_key).distinct()
+    .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
+    .where(UnitRow.group_key == sa.bindparam("group_key"),
+           AlarmRow.active.is_(True),
+           AlarmRow.intent == Intent.HEAL.value,
+           AlarmRow.since > sa.func.coalesce(UnitRow.last_healed_at, -1.0)))
+
+
+class LedgerTx(IngressTx, BatchTx):
+    def __init__(self, session: orm.Session,
+                 writer_: Optional[Writer] = None) -> None:
         self.s = session
+        self.writer = writer_ or writer(session.get_bind().dialect.name)
+        self._alarm_cache = {}
+        # unit_key -> its open intent as of loading, kept by add_intent;
+        # a row closed since reads as none (see open_intent).
+        self._intent_cache: dict[str, Optional[IntentRow]] = {}
+        # root_stack_id -> the hold that stops it; asked twice per request
+        # (operator hold, breaker), changed only by set_hold/remove_holds.
+        self._hold_cache: dict[str, Optional[HoldRow]] = {}
 
     # -- decisions and counters -------------------------------------------
     def record(self, decision: Decision, at: float, source: str = "",
                alarm_key: Optional[str] = None, replica: str = "") -> None:
         # Details quote what was refused: the one thing here that can hold
         # a NUL or a lone surrogate, and a row refused for it is lost.
-        self.s.add(DecisionRow(
+        # Nothing reads the row back in this transaction: a Core insert,
+        # without the unit of work's bookkeeping.
+        self.writer.insert(self.s, DecisionRow.__table__, dict(
             at=at, action=decision.action.value,
             reason=decision.reason.value,
             detail=limits.storable(decision.detail),
@@ -106,22 +154,8 @@ class LedgerTx(IngressTx):
     def count(self, name: str, by: int = 1) -> None:
         """`value = value + by` in the database: two replicas counting at
         once both count, and a lost insert race cannot fail the decision's
-        transaction (the insert runs in a savepoint)."""
-        if self._bump(name, by):
-            return
-        try:
-            with self.s.begin_nested():
-                self.s.execute(sa.insert(CounterRow).values(name=name,
-                                                            value=by))
-        except exc.IntegrityError:
-            self._bump(name, by)
-
-    def _bump(self, name: str, by: int) -> bool:
-        done = self.s.execute(
-            sa.update(CounterRow).where(CounterRow.name == name)
-            .values(value=CounterRow.value + by)
-            .execution_options(synchronize_session=False))
-        return done.rowcount == 1
+        transaction."""
+        self.writer.add_to_counter(self.s, name, by)
 
     def counters(self) -> dict[str, int]:
         return {r.name: r.value for r in self.s.scalars(sa.select(CounterRow))}
@@ -140,28 +174,48 @@ class LedgerTx(IngressTx):
 
     # -- units ---------------------------------------------------------------
     def upsert_unit(self, unit: Unit) -> UnitRow:
-        row = self.s.get(UnitRow, unit.key)
+        row = self._load_unit(unit.key, unit.root_stack_id)
         if row is None:
-            row = UnitRow(unit_key=unit.key, root_stack_id=unit.root_stack_id,
+            values = dict(unit_key=unit.key, root_stack_id=unit.root_stack_id,
                           stack_id=unit.stack_id,
                           resource_name=unit.resource_name,
-                          group_key=unit.group_key, held_detail="",
-                          heal_times="")
-            try:
-                with self.s.begin_nested():
-                    self.s.add(row)
-            except exc.IntegrityError:
-                # Another replica (no lock backend) inserted it first.
-                row = self.s.get(UnitRow, unit.key, populate_existing=True)
-                if row is None:
-                    raise
+                          physical_id=unit.physical_id,
+                          group_key=unit.group_key,
+                          group_size=unit.group_size, held_reason=None,
+                          held_detail="", held_until=None,
+                          last_healed_at=None, heal_times="")
+            if self.writer.insert_new(self.s, UnitRow.__table__, values):
+                return adopt(self.s, UnitRow(**values))
+            # Another replica (no lock backend) inserted it first.
+            row = self.s.get(UnitRow, unit.key, populate_existing=True)
+            if row is None:
+                raise AlreadyRecorded(unit.key)
         # Newer notifications know the replacement's physical id and size.
-        if unit.physical_id:
+        # Set only on change: an unchanged row stays out of the flush.
+        if unit.physical_id and row.physical_id != unit.physical_id:
             row.physical_id = unit.physical_id
-        if unit.group_size:
+        if unit.group_size and row.group_size != unit.group_size:
             row.group_size = unit.group_size
-        if unit.group:
+        if unit.group and row.group_key != unit.group:
             row.group_key = unit.group
+        return row
+
+    def _load_unit(self, key: str, root: str) -> Optional[UnitRow]:
+        """The unit's row, its alarms, open intent and holds prefetched."""
+        if key in self._intent_cache:
+            return self.s.get(UnitRow, key)   # loaded in this transaction
+        rows = self.s.execute(_UNIT_AND_MORE, {
+            "unit_key": key, "stack_scope": stack_scope(root)}
+        ).all()
+        # Kept if another call of this transaction loaded them first.
+        self._alarm_cache.setdefault(key, {
+            alarm.alarm_key: alarm for _, _, alarm, _ in rows
+            if alarm is not None})
+        self._intent_cache[key] = next(
+            (i for _, _, _, i in rows if i is not None), None)
+        held, row = rows[0][0], rows[0][1]
+        if not held:
+            self._hold_cache.setdefault(root, None)
         return row
 
     def unit(self, unit_key: str) -> Optional[UnitRow]:
@@ -186,7 +240,9 @@ class LedgerTx(IngressTx):
 
     def release_unit(self, unit_key: str) -> None:
         row = self.s.get(UnitRow, unit_key)
-        row.held_reason, row.held_detail, row.held_until = None, "", None
+        if (row.held_reason, row.held_detail, row.held_until) != \
+                (None, "", None):
+            row.held_reason, row.held_detail, row.held_until = None, "", None
 
     def mark_healed(self, unit_key: str, now: float,
                     physical_id: Optional[str]) -> None:
@@ -197,29 +253,37 @@ class LedgerTx(IngressTx):
             row.physical_id = physical_id
 
     def unhealthy_in_group(self, group_key: str) -> list[str]:
-        healed = sa.func.coalesce(UnitRow.last_healed_at, -1.0)
-        q = (sa.select(AlarmRow.unit_key).distinct()
-             .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
-             .where(UnitRow.group_key == group_key,
-                    AlarmRow.active.is_(True),
-                    AlarmRow.intent == Intent.HEAL.value,
-                    AlarmRow.since > healed))
-        return sorted(self.s.scalars(q))
+        # Plain columns: on the connection, without the ORM's execution
+        # path; what this transaction changed is flushed first.
+        self.s.flush()
+        return sorted(self.s.connection().execute(
+            _UNHEALTHY_IN_GROUP, {"group_key": group_key}).scalars())
 
     # -- intents -------------------------------------------------------------
     def open_intent(self, unit_key: str) -> Optional[IntentRow]:
-        return self.s.scalar(sa.select(IntentRow).where(
-            IntentRow.unit_key == unit_key, IntentRow.open_slot == OPEN))
+        if unit_key in self._intent_cache:
+            row = self._intent_cache[unit_key]
+            # Intents open only through add_intent, which keeps the cache.
+            return row if row is not None and row.open_slot == OPEN \
+                else None
+        row = self._intent_cache[unit_key] = self.s.scalar(
+            _OPEN_INTENT, {"unit_key": unit_key})
+        return row
 
     def add_intent(self, unit: Unit, incident: str, now: float) -> IntentRow:
-        row = IntentRow(unit_key=unit.key, root_stack_id=unit.root_stack_id,
-                        incident=incident, state=IntentState.PENDING,
-                        created_at=now, updated_at=now, open_slot=OPEN)
-        self.s.add(row)
-        try:
-            self.s.flush()
-        except exc.IntegrityError:
-            raise AlreadyRecorded(unit.key) from None
+        # An intent closed earlier in this transaction must be closed in
+        # the database before the new one is, or the two would collide.
+        self.s.flush()
+        values = dict(unit_key=unit.key, root_stack_id=unit.root_stack_id,
+                      incident=incident, state=IntentState.PENDING,
+                      wait_reason=None, created_at=now, updated_at=now,
+                      batch_id=None, open_slot=OPEN)
+        ident = self.writer.insert_new_id(self.s, IntentRow.__table__,
+                                          values)
+        if ident is None:
+            raise AlreadyRecorded(unit.key)
+        row = self._intent_cache[unit.key] = adopt(
+            self.s, IntentRow(id=ident, **values))
         return row
 
     def close_intent(self, row: IntentRow, state: str, now: float) -> None:
@@ -237,86 +301,6 @@ class LedgerTx(IngressTx):
         return list(self.s.scalars(sa.select(IntentRow).where(
             IntentRow.open_slot == OPEN).order_by(IntentRow.id)))
 
-    # -- batches -------------------------------------------------------------
-    def batch(self, batch_id: Optional[str]) -> Optional[BatchRow]:
-        return self.s.get(BatchRow, batch_id) if batch_id else None
-
-    def open_batch(self, root_stack_id: str) -> Optional[BatchRow]:
-        return self.s.scalar(sa.select(BatchRow).where(
-            BatchRow.root_stack_id == root_stack_id,
-            BatchRow.open_slot == OPEN))
-
-    def open_batches(self) -> list[BatchRow]:
-        return list(self.s.scalars(sa.select(BatchRow).where(
-            BatchRow.open_slot == OPEN).order_by(BatchRow.created_at)))
-
-    def add_batch(self, batch: BatchRow, intents: list[IntentRow]) -> None:
-        self.s.add(batch)
-        for intent in intents:
-            intent.state, intent.batch_id = IntentState.BATCHED, batch.id
-            intent.updated_at = batch.created_at
-        try:
-            self.s.flush()
-        except exc.IntegrityError:
-            raise AlreadyRecorded(batch.root_stack_id) from None
-
-    def claim_batch(self, batch_id: str, state: str, owner: str,
-                    now: float, lease: float) -> bool:
-        """Take the right to start this batch; False if a live lease of
-        another replica holds it, or its state moved on."""
-        done = self.s.execute(
-            sa.update(BatchRow)
-            .where(BatchRow.id == batch_id, BatchRow.state == state,
-                   sa.or_(BatchRow.lease_until.is_(None),
-                          BatchRow.lease_until < now,
-                          BatchRow.lease_owner == owner))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .execution_options(synchronize_session=False))
-        return done.rowcount == 1
-
-    def move_batch(self, batch_id: str, from_state: str,
-                   **values: object) -> Optional[BatchRow]:
-        """Compare-and-set on the batch state: the row, or None if another
-        replica moved it first."""
-        done = self.s.execute(
-            sa.update(BatchRow)
-            .where(BatchRow.id == batch_id, BatchRow.state == from_state)
-            .values(**values)
-            .execution_options(synchronize_session=False))
-        if done.rowcount != 1:
-            return None
-        return self.s.get(BatchRow, batch_id, populate_existing=True)
-
-    def set_batch_units(self, batch: BatchRow,
-                        vertex_ids: list[str]) -> None:
-        batch.units = json.dumps(sorted(vertex_ids))
-
-    # -- attempts ------------------------------------------------------------
-    def add_attempt(self, batch: BatchRow, now: float) -> AttemptRow:
-        row = AttemptRow(batch_id=batch.id, attempt=batch.attempt,
-                         execution_id=batch.execution_id, started_at=now,
-                         outcome=AttemptOutcome.STARTED, detail="")
-        self.s.add(row)
-        return row
-
-    def finish_attempt(self, batch: BatchRow, outcome: str, now: float,
-                       detail: str = "") -> None:
-        row = self.s.scalar(sa.select(AttemptRow).where(
-            AttemptRow.batch_id == batch.id,
-            AttemptRow.execution_id == batch.execution_id,
-            AttemptRow.finished_at.is_(None)).order_by(
-            AttemptRow.id.desc()).limit(1))
-        if row is not None:
-            row.outcome, row.finished_at, row.detail = outcome, now, detail
-
-    def attempts(self, batch_id: str) -> list[AttemptRow]:
-        return list(self.s.scalars(sa.select(AttemptRow).where(
-            AttemptRow.batch_id == batch_id).order_by(AttemptRow.id)))
-
-    def starts_since(self, since: float) -> int:
-        return self.s.scalar(sa.select(sa.func.count()).select_from(
-            AttemptRow).where(AttemptRow.started_at >= since)) or 0
-
     # -- holds ---------------------------------------------------------------
     def holds(self) -> list[HoldRow]:
         return list(self.s.scalars(sa.select(HoldRow).order_by(
@@ -324,14 +308,19 @@ class LedgerTx(IngressTx):
 
     def hold_for(self, root_stack_id: str) -> Optional[HoldRow]:
         """The hold that stops heals of this stack, operator holds first."""
-        rows = self.s.scalars(sa.select(HoldRow).where(HoldRow.scope.in_(
-            (GLOBAL_SCOPE, stack_scope(root_stack_id)))))
+        if root_stack_id in self._hold_cache:
+            return self._hold_cache[root_stack_id]
+        rows = self.s.scalars(_HOLDS_FOR,
+                              {"stack_scope": stack_scope(root_stack_id)})
         ordered = sorted(rows, key=lambda r: (r.kind != HoldKind.OPERATOR,
                                               r.scope != GLOBAL_SCOPE))
-        return ordered[0] if ordered else None
+        found = self._hold_cache[root_stack_id] = \
+            ordered[0] if ordered else None
+        return found
 
     def set_hold(self, scope: str, kind: str, reason: str,
                  now: float) -> None:
+        self._hold_cache.clear()
         row = self.s.get(HoldRow, (scope, kind))
         if row is None:
             self.s.add(HoldRow(scope=scope, kind=kind, reason=reason,
@@ -340,24 +329,12 @@ class LedgerTx(IngressTx):
             row.reason = reason
 
     def remove_holds(self, scope: str) -> int:
+        self._hold_cache.clear()
         rows = list(self.s.scalars(sa.select(HoldRow).where(
             HoldRow.scope == scope)))
         for row in rows:
             self.s.delete(row)
         return len(rows)
-
-
-class AttemptOutcome:
-    STARTED = "STARTED"
-    START_FAILED = "START_FAILED"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    STUCK = "STUCK"
-    LOST = "LOST"
-
-
-def batch_units(batch: BatchRow) -> list[str]:
-    return json.loads(batch.units)
 
 
 def is_poison(error: BaseException) -> bool:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import sqlalchemy as sa
-
 from vitrage_selfheal.ledger.models import (
     AlarmRow,
     HoldRow,
@@ -77,10 +75,7 @@ class LedgerView:
 
     def last_cleared(self, unit_key: str,
                      intent: Intent) -> Optional[float]:
-        return self._tx.s.scalar(sa.select(sa.func.max(AlarmRow.cleared_at))
-                                 .where(AlarmRow.unit_key == unit_key,
-                                        AlarmRow.intent == intent.value,
-                                        AlarmRow.active.is_(False)))
+        return self._tx.last_cleared(unit_key, intent)
 
     def open_intent(self, unit_key: str) -> Optional[IntentRecord]:
         row = self._tx.open_intent(unit_key)

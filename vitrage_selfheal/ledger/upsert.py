@@ -1,0 +1,149 @@
+"""Inserts that may find their row already there, without failing the
+transaction around them.
+
+Two replicas without a lock backend can race to insert the same unit,
+alarm, intent or counter; the loser must see "already there", not lose
+the decision it is recording. PostgreSQL aborts the whole transaction on
+a failed INSERT, so the portable way is a savepoint around each insert
+(three statements and much ORM bookkeeping). SQLite and PostgreSQL both
+take INSERT ... ON CONFLICT, in the same words: one statement, nothing
+aborted. Other backends (MySQL) keep the savepoint; MySQL's INSERT IGNORE
+would also swallow a value too long for its column, which must stay an
+error.
+
+Statements are built once per table: building and keying a statement
+costs more than SQLite takes to run it. The ON CONFLICT ones are written
+out as text, because SQLAlchemy (2.0) compiles its dialect-specific
+upsert constructs afresh on every execution.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc, orm
+
+from vitrage_selfheal.ledger.models import CounterRow
+
+# Both say ON CONFLICT (SQLite since 3.24, RETURNING since 3.35).
+ON_CONFLICT = frozenset({"sqlite", "postgresql"})
+
+Row = TypeVar("Row")
+
+
+class Writer:
+    """The inserts of one dialect; one instance per dialect name."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.native = dialect in ON_CONFLICT
+        self._cache: dict[tuple[str, str], sa.Executable] = {}
+
+    def _stmt(self, kind: str, table: sa.Table) -> sa.Executable:
+        stmt = self._cache.get((kind, table.name))
+        if stmt is None:
+            stmt = self._build(kind, table)
+            self._cache[(kind, table.name)] = stmt
+        return stmt
+
+    @staticmethod
+    def _build(kind: str, table: sa.Table) -> sa.Executable:
+        if kind == "plain":
+            return table.insert()
+        # Our table and column names are plain lowercase words: no quoting.
+        names = [c.name for c in table.columns
+                 if not (kind == "new_id" and c.name == "id")]
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+               f"({', '.join(':' + n for n in names)}) ON CONFLICT ")
+        if kind == "new":
+            sql += "DO NOTHING"
+        elif kind == "new_id":
+            sql += "DO NOTHING RETURNING id"
+        elif kind == "add":
+            sql += (f"(name) DO UPDATE SET value = {table.name}.value + "
+                    f"excluded.value")
+        else:
+            raise ValueError(kind)
+        # Typed binds: the values go through the columns' own conversions.
+        return sa.text(sql).bindparams(
+            *(sa.bindparam(n, type_=table.c[n].type) for n in names))
+
+    # -- the writes ----------------------------------------------------------
+    def insert(self, session: orm.Session, table: sa.Table,
+               values: dict[str, Any]) -> None:
+        """A plain INSERT on the transaction's connection: no unit of work,
+        no flush of what else is pending."""
+        session.connection().execute(self._stmt("plain", table), values)
+
+    def insert_new(self, session: orm.Session, table: sa.Table,
+                   values: dict[str, Any]) -> bool:
+        """Insert unless a row with the same key is there; True if
+        inserted."""
+        if self.native:
+            done = session.connection().execute(self._stmt("new", table),
+                                                values)
+            return done.rowcount == 1
+        try:
+            with session.begin_nested():
+                self.insert(session, table, values)
+        except exc.IntegrityError:
+            return False
+        return True
+
+    def insert_new_id(self, session: orm.Session, table: sa.Table,
+                      values: dict[str, Any]) -> Optional[int]:
+        """insert_new for a table with an autoincrement `id`: the new id,
+        or None if a unique constraint already holds such a row."""
+        if self.native:
+            return session.connection().execute(
+                self._stmt("new_id", table), values).scalar()
+        try:
+            with session.begin_nested():
+                done = session.connection().execute(
+                    self._stmt("plain", table), values)
+        except exc.IntegrityError:
+            return None
+        return done.inserted_primary_key[0]
+
+    def add_to_counter(self, session: orm.Session, name: str,
+                       by: int) -> None:
+        """`value = value + by`, the row created at `by` if missing; two
+        replicas counting at once both count."""
+        table = CounterRow.__table__
+        if self.native:
+            session.connection().execute(self._stmt("add", table),
+                                         {"name": name, "value": by})
+            return
+        if self._bump(session, name, by):
+            return
+        if not self.insert_new(session, table, {"name": name, "value": by}):
+            # Another replica created it between our UPDATE and INSERT.
+            self._bump(session, name, by)
+
+    @staticmethod
+    def _bump(session: orm.Session, name: str, by: int) -> bool:
+        done = session.connection().execute(
+            sa.update(CounterRow.__table__)
+            .where(CounterRow.__table__.c.name == name)
+            .values(value=CounterRow.__table__.c.value + by))
+        return done.rowcount == 1
+
+
+_WRITERS: dict[str, Writer] = {}
+
+
+def writer(dialect: str) -> Writer:
+    found = _WRITERS.get(dialect)
+    if found is None:
+        found = _WRITERS[dialect] = Writer(dialect)
+    return found
+
+
+def adopt(session: orm.Session, row: Row) -> Row:
+    """Make a row we just inserted with Core part of the session, as if
+    loaded by a query: no SELECT to read back what we wrote. Every column
+    must be set on it (a missing one would be expired and re-read)."""
+    orm.make_transient_to_detached(row)
+    session.add(row)
+    return row
