@@ -227,6 +227,7 @@ def run_child(units: int, mode: str) -> dict:
         "peak_rss_mb": round(peak / 1024, 1),
         "rss_per_vertex_kb": round((peak - rss_before) / max(vertices, 1),
                                    2),
+        "rss_per_unit_kb": round((peak - rss_before) / units, 2),
         "notifications": sink.submitted + sink.rejected,
         "engine_errors": len(errors),
     }
@@ -245,13 +246,18 @@ def _table(results: dict) -> str:
     cols = ("units", "mode", "load_s", "evaluator_start_s", "probe_s",
             "ready_s", "probe_alarms", "vertices", "peak_rss_mb",
             "rss_per_vertex_kb", "engine_errors")
-    lines = ["  ".join(f"{c:>17}" for c in cols)]
+    heads = ("units", "mode", "load s", "eval start s", "probe s",
+             "ready s", "alarms", "vertices", "peak RSS MB", "KB/vertex",
+             "errors")
+    widths = [max(len(h), 8) for h in heads]
+    lines = ["  ".join(f"{h:>{w}}" for h, w in zip(heads, widths,
+                                                    strict=True))]
     for size in results["sizes"]:
         for row in size["runs"].values():
-            lines.append("  ".join(f"{row[c]!s:>17}" for c in cols))
-        if size.get("stock_over_selfheal") is not None:
-            lines.append(f"  stock / selfheal ready time: "
-                         f"{size['stock_over_selfheal']}x")
+            lines.append("  ".join(f"{row[c]!s:>{w}}" for c, w in
+                                   zip(cols, widths, strict=True)))
+        for name, ratio in size.get("ratios", {}).items():
+            lines.append(f"  ready time {name}: {ratio}x")
     return "\n".join(lines)
 
 
@@ -274,10 +280,11 @@ def main(argv: list[str]) -> int:
     results: dict = {"sizes": []}
     for size in (int(s) for s in args.sizes.split(",") if s):
         runs = {mode: _spawn(size, mode) for mode in modes}
-        entry: dict = {"units": size, "runs": runs}
-        if "selfheal" in runs and "stock" in runs:
-            entry["stock_over_selfheal"] = round(
-                runs["stock"]["ready_s"] / runs["selfheal"]["ready_s"], 1)
+        entry: dict = {"units": size, "runs": runs, "ratios": {}}
+        for other in ("stock", "evaluator_on"):
+            if "selfheal" in runs and other in runs:
+                entry["ratios"][f"{other} / selfheal"] = round(
+                    runs[other]["ready_s"] / runs["selfheal"]["ready_s"], 1)
         results["sizes"].append(entry)
         if not args.json:
             print(_table({"sizes": [entry]}), flush=True)

@@ -222,6 +222,9 @@ class _SelfHealSide(_Side):
         self.healer = Healer(
             self.ledger, self.locks, self.executor, self.cloud.status,
             self.settings.policy, self.clock, replica="bench",
+            # The service's defaults ([selfheal] workers, [mistral]
+            # follow_interval).
+            workers=8, follow_interval=1.0,
             observer=lambda d: self.timeline.decisions.append(
                 (self.clock.now(), d)))
         self.inbox = Inbox(self.healer,
@@ -248,6 +251,7 @@ class _SelfHealSide(_Side):
     def stop(self) -> None:
         self.inbox.stop()
         super().stop()
+        self.healer.stop()
         for run in self.executor.runs.values():
             self.timeline.heal(Heal(run.started, run.root,
                                     tuple(sorted(u.key for u in run.units))))

@@ -232,3 +232,35 @@ def test_initial_load_on_a_loaded_engine_keeps_the_evaluator_on(make):
         cloud.apply(Event(0.0, "host_down", "h3"), engine)
         # Evaluated at once, not at the end of the block.
         assert {r for n, r in _deduced(engine) if n == HOST_DOWN}
+
+
+def test_the_lookup_answers_as_the_repository(make):
+    from vitrage_selfheal.engine.evaluator_start import _Lookup
+
+    engine, cloud, _sink, _counters = make()
+    cloud.load(engine)
+    _faults(cloud, engine)
+    lookup = _Lookup(engine.repository)
+    for vertex in engine.graph.get_vertices():
+        assert [(id(e), id(s)) for e, s in lookup.scenarios(vertex)] == [
+            (id(e), id(s)) for e, s in
+            engine.repository.get_scenarios_by_vertex(vertex)]
+
+
+def test_a_failing_anchored_start_falls_back_to_the_full_pass(make,
+                                                              monkeypatch):
+    from vitrage_selfheal.engine import evaluator_start
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no view")
+
+    monkeypatch.setattr(evaluator_start, "AnchoredScenarios", broken)
+    engine, cloud, _sink, counters = make()
+    assert counters.get(embedded.EVENT_ERRORS) == 0
+    cloud.load(engine)
+    assert engine.evaluator.enabled
+    assert engine.errors == ["RuntimeError: no view"]
+    assert counters.get(embedded.EVENT_ERRORS) == 1
+    cloud.apply(Event(0.0, "host_down", "h1"), engine)
+    assert {r for n, r in _deduced(engine) if n == HOST_DOWN} == \
+        _units_on(cloud, "h1")

@@ -329,14 +329,21 @@ class EmbeddedEngine:
     def _start_evaluator(self) -> None:
         start = time.perf_counter()
         vertices = self.graph.get_vertices()
-        if self.anchored_start:
-            with evaluator_start.anchored(self.evaluator, vertices) as view:
+        done = "full pass"
+        try:
+            if self.anchored_start:
+                with evaluator_start.anchored(self.evaluator,
+                                              vertices) as view:
+                    self.evaluator.run_evaluator()
+                done = (f"{view.matchings} of the {view.stock_matchings} "
+                        f"matchings of a full pass")
+            else:
                 self.evaluator.run_evaluator()
-            done = (f"{view.matchings} of the {view.stock_matchings} "
-                    f"matchings of a full pass")
-        else:
+        except Exception as exc:
+            # An engine whose evaluator stayed off would look healthy and
+            # never deduce anything: Vitrage's full pass instead.
+            self._failed(EVENT_ERRORS, "evaluator start", len(vertices), exc)
             self.evaluator.run_evaluator()
-            done = "full pass"
         self._drain()
         self.bus.flush()
         self.last_evaluator_start_s = time.perf_counter() - start

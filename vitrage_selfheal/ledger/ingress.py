@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from vitrage_selfheal.ledger.models import AlarmRow, DeliveryRow, UnitRow
-from vitrage_selfheal.ledger.upsert import Writer, adopt
+from vitrage_selfheal.ledger.upsert import Writer, adopt, update
 from vitrage_selfheal.model import HealRequest, Intent
 
 # A unit's alarms, every one of them: a unit has a handful, and one
@@ -59,12 +59,13 @@ class IngressTx:
         return row.event_at if req.event_time < row.event_at else None
 
     @staticmethod
-    def _saw(row: AlarmRow, req: HealRequest) -> None:
+    def _seen(row: AlarmRow, req: HealRequest) -> dict[str, object]:
         # A duplicate moves the time too: an older clear arriving after a
         # re-sent activation must not clear what Vitrage still raises.
-        if req.event_time is not None:
-            row.event_at = max(row.event_at or req.event_time,
-                               req.event_time)
+        if req.event_time is None:
+            return {}
+        return {"event_at": max(row.event_at or req.event_time,
+                                req.event_time)}
 
     # -- alarms --------------------------------------------------------------
     def activate_alarm(self, req: HealRequest, now: float) -> Optional[str]:
@@ -81,24 +82,26 @@ class IngressTx:
                                           values):
                 # Another replica recorded the same activation first.
                 raise AlreadyRecorded(req.alarm_key)
-            alarms[req.alarm_key] = adopt(self.s, AlarmRow(**values))
+            alarms[req.alarm_key] = adopt(self.s, AlarmRow, values)
             return f"{req.alarm_key}#1"
-        self._saw(row, req)
-        if row.active:
-            return None
-        row.active, row.since, row.cleared_at = True, now, None
-        row.activations += 1
-        return f"{req.alarm_key}#{row.activations}"
+        was_active = row.active
+        changes = self._seen(row, req)
+        if not was_active:
+            changes.update(active=True, since=now, cleared_at=None,
+                           activations=row.activations + 1)
+        update(self.s, row, changes)
+        return None if was_active else f"{req.alarm_key}#{row.activations}"
 
     def clear_alarm(self, req: HealRequest, now: float) -> bool:
         row = self._alarms(req.unit.key).get(req.alarm_key)
         if row is None:
             return False
-        self._saw(row, req)
-        if not row.active:
-            return False
-        row.active, row.cleared_at = False, now
-        return True
+        was_active = row.active
+        changes = self._seen(row, req)
+        if was_active:
+            changes.update(active=False, cleared_at=now)
+        update(self.s, row, changes)
+        return was_active
 
     def active_alarms(self, unit_key: str, intent: Intent) -> list[AlarmRow]:
         alarms = self._alarms(unit_key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+import weakref
 from collections.abc import Iterator
 from typing import Optional
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
 from vitrage_selfheal import limits
+from vitrage_selfheal.ledger import checkpoint
 from vitrage_selfheal.ledger.batches import (  # noqa: F401 - re-exported
     AttemptOutcome,
     BatchTx,
@@ -30,7 +32,7 @@ from vitrage_selfheal.ledger.models import (
     IntentRow,
     UnitRow,
 )
-from vitrage_selfheal.ledger.upsert import Writer, adopt, writer
+from vitrage_selfheal.ledger.upsert import Writer, adopt, update, writer
 from vitrage_selfheal.model import (  # noqa: F401 - the ledger's names
     GLOBAL_SCOPE,
     BatchState,
@@ -69,6 +71,13 @@ class Ledger:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = orm.sessionmaker(self.engine, expire_on_commit=False)
         self._writer = writer(self.engine.dialect.name)
+        self._release = None
+        if path is not None:
+            # WAL checkpoints in a thread of their own (see checkpoint.py),
+            # for as long as this ledger lives.
+            checkpoint.register(path)
+            self._release = weakref.finalize(self, checkpoint.unregister,
+                                             path)
 
     def upgrade(self) -> None:
         from vitrage_selfheal.ledger import migrate
@@ -80,6 +89,8 @@ class Ledger:
             yield LedgerTx(session, self._writer)
 
     def dispose(self) -> None:
+        if self._release is not None:
+            self._release()
         self.engine.dispose()
 
 
@@ -87,6 +98,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints are checkpoint.py's; a commit runs one only past this.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint.BACKSTOP_PAGES}")
     cursor.close()
 
 
@@ -102,9 +115,14 @@ _SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
 # gets them: one row, the rest NULL. Rows are never deleted, and a unit's
 # alarms and intents are written only after its row: no unit row, none of
 # them either.
+# Plain columns on the connection, made rows by `adopt`: the ORM's own
+# loading took twice the time of the query.
 _HELD = sa.select(sa.exists().where(_SCOPES).label("held")).subquery("h")
+_PREFETCHED = (("u", UnitRow), ("a", AlarmRow), ("i", IntentRow))
 _UNIT_AND_MORE = (
-    sa.select(_HELD.c.held, UnitRow, AlarmRow, IntentRow)
+    sa.select(_HELD.c.held, *(
+        c.label(f"{prefix}_{c.key}")
+        for prefix, cls in _PREFETCHED for c in cls.__table__.columns))
     .select_from(_HELD)
     .outerjoin(UnitRow, UnitRow.unit_key == sa.bindparam("unit_key"))
     .outerjoin(AlarmRow, AlarmRow.unit_key == UnitRow.unit_key)
@@ -121,6 +139,15 @@ _UNHEALTHY_IN_GROUP = (
            AlarmRow.active.is_(True),
            AlarmRow.intent == Intent.HEAL.value,
            AlarmRow.since > sa.func.coalesce(UnitRow.last_healed_at, -1.0)))
+
+
+def _columns(values: dict, prefix: str, cls: type) -> Optional[dict]:
+    """One row's columns out of a joined result; None if NULL (no row)."""
+    table = cls.__table__
+    row = {c.key: values[f"{prefix}_{c.key}"] for c in table.columns}
+    if all(row[c.key] is None for c in table.primary_key):
+        return None
+    return row
 
 
 class LedgerTx(IngressTx, BatchTx):
@@ -185,38 +212,40 @@ class LedgerTx(IngressTx, BatchTx):
                           held_detail="", held_until=None,
                           last_healed_at=None, heal_times="")
             if self.writer.insert_new(self.s, UnitRow.__table__, values):
-                return adopt(self.s, UnitRow(**values))
+                return adopt(self.s, UnitRow, values)
             # Another replica (no lock backend) inserted it first.
             row = self.s.get(UnitRow, unit.key, populate_existing=True)
             if row is None:
                 raise AlreadyRecorded(unit.key)
         # Newer notifications know the replacement's physical id and size.
-        # Set only on change: an unchanged row stays out of the flush.
-        if unit.physical_id and row.physical_id != unit.physical_id:
-            row.physical_id = unit.physical_id
-        if unit.group_size and row.group_size != unit.group_size:
-            row.group_size = unit.group_size
-        if unit.group and row.group_key != unit.group:
-            row.group_key = unit.group
+        known = {"physical_id": unit.physical_id,
+                 "group_size": unit.group_size, "group_key": unit.group}
+        update(self.s, row, {k: v for k, v in known.items() if v})
         return row
 
     def _load_unit(self, key: str, root: str) -> Optional[UnitRow]:
         """The unit's row, its alarms, open intent and holds prefetched."""
         if key in self._intent_cache:
             return self.s.get(UnitRow, key)   # loaded in this transaction
-        rows = self.s.execute(_UNIT_AND_MORE, {
+        self.s.flush()    # the query reads the database, not the session
+        rows = self.s.connection().execute(_UNIT_AND_MORE, {
             "unit_key": key, "stack_scope": stack_scope(root)}
-        ).all()
-        # Kept if another call of this transaction loaded them first.
-        self._alarm_cache.setdefault(key, {
-            alarm.alarm_key: alarm for _, _, alarm, _ in rows
-            if alarm is not None})
-        self._intent_cache[key] = next(
-            (i for _, _, _, i in rows if i is not None), None)
-        held, row = rows[0][0], rows[0][1]
-        if not held:
+        ).mappings().all()
+        loaded: dict[str, dict] = {}
+        for values in rows:
+            for prefix, cls in _PREFETCHED:
+                row = _columns(values, prefix, cls)
+                if row is not None:
+                    # A row of the session wins over what the query read.
+                    found = adopt(self.s, cls, row)
+                    loaded.setdefault(prefix, {})[id(found)] = found
+        alarms = loaded.get("a", {}).values()
+        self._alarm_cache.setdefault(key, {a.alarm_key: a for a in alarms})
+        self._intent_cache[key] = next(iter(loaded.get("i", {}).values()),
+                                       None)
+        if not rows[0]["held"]:
             self._hold_cache.setdefault(root, None)
-        return row
+        return next(iter(loaded.get("u", {}).values()), None)
 
     def unit(self, unit_key: str) -> Optional[UnitRow]:
         return self.s.get(UnitRow, unit_key)
@@ -233,16 +262,13 @@ class LedgerTx(IngressTx, BatchTx):
 
     def hold_unit(self, unit_key: str, decision: Decision) -> None:
         """Apply a HOLD: the unit is reconsidered on every tick."""
-        row = self.s.get(UnitRow, unit_key)
-        row.held_reason = decision.reason.value
-        row.held_detail = decision.detail
-        row.held_until = decision.until
+        update(self.s, self.s.get(UnitRow, unit_key), {
+            "held_reason": decision.reason.value,
+            "held_detail": decision.detail, "held_until": decision.until})
 
     def release_unit(self, unit_key: str) -> None:
-        row = self.s.get(UnitRow, unit_key)
-        if (row.held_reason, row.held_detail, row.held_until) != \
-                (None, "", None):
-            row.held_reason, row.held_detail, row.held_until = None, "", None
+        update(self.s, self.s.get(UnitRow, unit_key), {
+            "held_reason": None, "held_detail": "", "held_until": None})
 
     def mark_healed(self, unit_key: str, now: float,
                     physical_id: Optional[str]) -> None:
@@ -283,7 +309,7 @@ class LedgerTx(IngressTx, BatchTx):
         if ident is None:
             raise AlreadyRecorded(unit.key)
         row = self._intent_cache[unit.key] = adopt(
-            self.s, IntentRow(id=ident, **values))
+            self.s, IntentRow, dict(values, id=ident))
         return row
 
     def close_intent(self, row: IntentRow, state: str, now: float) -> None:

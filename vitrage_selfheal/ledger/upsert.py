@@ -140,10 +140,51 @@ def writer(dialect: str) -> Writer:
     return found
 
 
-def adopt(session: orm.Session, row: Row) -> Row:
-    """Make a row we just inserted with Core part of the session, as if
-    loaded by a query: no SELECT to read back what we wrote. Every column
-    must be set on it (a missing one would be expired and re-read)."""
+def adopt(session: orm.Session, cls: type[Row],
+          values: dict[str, Any]) -> Row:
+    """The row of `cls` holding `values` (every column), part of the
+    session as if a query had loaded it: for a row we just inserted, or
+    read, with Core. The one already in the session wins: what this
+    transaction changed on it stays."""
+    mapper = orm.class_mapper(cls)
+    key = mapper.identity_key_from_primary_key(
+        [values[c.key] for c in mapper.primary_key])
+    found = session.identity_map.get(key)
+    if found is not None:
+        return found
+    # The mapper's own constructor without the attribute events: history
+    # is reset below anyway, as for a loaded row.
+    row = mapper.class_manager.new_instance()
+    row.__dict__.update(values)
     orm.make_transient_to_detached(row)
     session.add(row)
     return row
+
+
+def update(session: orm.Session, row: object,
+           values: dict[str, Any]) -> None:
+    """Store these columns of a row of the session now, by its primary
+    key, and tell the row they are stored: nothing left for the flush.
+    Unchanged values are not written."""
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if not changed:
+        return
+    mapper = orm.object_mapper(row)
+    params = {f"pk_{c.key}": getattr(row, c.key) for c in mapper.primary_key}
+    params.update(changed)
+    session.connection().execute(_update_stmt(mapper.local_table), params)
+    for key, value in changed.items():
+        orm.attributes.set_committed_value(row, key, value)
+
+
+_UPDATES: dict[str, sa.Executable] = {}
+
+
+def _update_stmt(table: sa.Table) -> sa.Executable:
+    # The SET columns are those of the parameters; the key's binds are
+    # named apart from them.
+    stmt = _UPDATES.get(table.name)
+    if stmt is None:
+        stmt = _UPDATES[table.name] = table.update().where(sa.and_(*(
+            c == sa.bindparam(f"pk_{c.key}") for c in table.primary_key)))
+    return stmt
