@@ -29,11 +29,24 @@ from vitrage_selfheal.ledger.store import (
     LedgerTx,
     is_poison,
 )
-from vitrage_selfheal.model import Action, Decision, HealRequest, Reason
+from vitrage_selfheal.model import (
+    Action,
+    Decision,
+    GroupInfo,
+    HealRequest,
+    IntentState,
+    Reason,
+    ScaleRequest,
+)
 from vitrage_selfheal.operations.admission import Admission
 from vitrage_selfheal.operations.gate import Gate, StatusReader, read_status
 from vitrage_selfheal.operations.queue import Queue
 from vitrage_selfheal.operations.runner import Runner
+from vitrage_selfheal.operations.scaling import (
+    GroupReader,
+    group_ref,
+    read_group,
+)
 from vitrage_selfheal.operations.workers import StackWorkers
 
 LOG = logging.getLogger(__name__)
@@ -52,10 +65,14 @@ class Healer:
                  counters: Optional[metrics.Counters] = None,
                  spool: Optional[Spool] = None,
                  delivery_ttl: float = DELIVERY_TTL,
-                 workers: int = 0, follow_interval: float = 0.0) -> None:
+                 workers: int = 0, follow_interval: float = 0.0,
+                 groups: Optional[GroupReader] = None) -> None:
         self.ledger = ledger
         self.locks = locks
         self.status = status
+        # Heat's view of a group (size, bounds, how to resize it); without
+        # one, scale requests wait with a named reason.
+        self.groups = groups
         self.clock = clock
         self.replica = replica
         self.policy = policy
@@ -218,6 +235,17 @@ class Healer:
             LOG.exception("could not persist a rejection")
         return decision
 
+    def scale(self, request: ScaleRequest) -> list[Decision]:
+        """Admit a scale request (an operator's command, an Aodh alarm on
+        the group); persisted before this returns."""
+        now = self.clock.now()
+        with self.locks.hold(request.group.root_stack_id):
+            with self.ledger.transaction() as tx:
+                decisions = self.admission.scaling.submit(tx, request, now)
+                self._record(tx, decisions, now, request.source,
+                             request.alarm_key or None)
+        return self._emit(decisions)
+
     # -- operator side -------------------------------------------------------
     def hold(self, reason: str, root_stack_id: Optional[str] = None) -> None:
         operator.hold(self.ledger, self.clock.now(), reason, root_stack_id,
@@ -320,13 +348,21 @@ class Healer:
         # Heat is read before the lock is taken: a slow Heat must not keep
         # this stack's submits waiting.
         status = read_status(self._status, stack)
+        groups = self._read_groups(stack)
         with self.locks.hold(stack):
             now = self.clock.now()
             with self.ledger.transaction() as tx:
                 _, found = self.queue.form(tx, stack, now,
-                                           lambda _root: status)
+                                           lambda _root: status, groups)
                 self._record(tx, found, now, "coalesce")
         return self._emit(found)
+
+    def _read_groups(self, stack: str) -> dict[str, Optional[GroupInfo]]:
+        """Heat's view of each group with a queued scale request."""
+        with self.ledger.transaction() as tx:
+            refs = [group_ref(s) for s in tx.open_scales(stack)
+                    if s.state == IntentState.PENDING]
+        return {ref.key: read_group(self.groups, ref) for ref in refs}
 
     def _advance(self, stack: str, batch_id: str) -> list[Decision]:
         now = self.clock.now()

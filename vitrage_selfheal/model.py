@@ -123,7 +123,6 @@ class Reason(str, enum.Enum):
     UNRESOLVED_TEMPLATE = "UNRESOLVED_TEMPLATE"
     UNKNOWN_EVENT = "UNKNOWN_EVENT"
     NOT_A_UNIT = "NOT_A_UNIT"
-    SCALE_REQUESTED = "SCALE_REQUESTED"
     ROOT_CAUSE_SETTLING = "ROOT_CAUSE_SETTLING"
     MAX_IN_FLIGHT = "MAX_IN_FLIGHT"
     EXECUTION_LOST = "EXECUTION_LOST"
@@ -139,6 +138,20 @@ class Reason(str, enum.Enum):
     # delivered after it: that heal answered it; the replacement is not
     # healed again for it.
     ANSWERED_BY_HEAL = "ANSWERED_BY_HEAL"
+    # Scaling: a group's request, decided within its own bounds.
+    SCALE_OUT = "SCALE_OUT"
+    SCALE_IN = "SCALE_IN"
+    SCALE_MERGED = "SCALE_MERGED"          # joined the group's open request
+    SCALE_COOLDOWN = "SCALE_COOLDOWN"      # the group scaled too recently
+    AT_MAX = "AT_MAX"                      # the group is at its max_size
+    AT_MIN = "AT_MIN"                      # the group is at its min_size
+    SCALE_UNSUPPORTED = "SCALE_UNSUPPORTED"  # no way to resize this group
+    GROUP_UNREADABLE = "GROUP_UNREADABLE"  # Heat's view of it unknown
+    SCALE_SUCCEEDED = "SCALE_SUCCEEDED"
+    # A scale-in took this unhealthy unit out instead of replacing it.
+    REMOVED_BY_SCALE_IN = "REMOVED_BY_SCALE_IN"
+    # Created or replaced less than unit_grace ago: still warming up.
+    UNIT_GRACE = "UNIT_GRACE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +169,76 @@ class Decision:
         where = self.unit_key or self.root_stack_id or "-"
         text = f"{self.action.value}/{self.reason.value} {where}"
         return f"{text}: {self.detail}" if self.detail else text
+
+
+class ScaleMethod(str, enum.Enum):
+    """How a group's size is changed in Heat."""
+
+    # PATCH the root stack with a new value of the parameter the group's
+    # desired_capacity comes from: one stack update, which may also carry
+    # a heal (marked units are replaced in the same update).
+    CAPACITY = "capacity"
+    # Signal the group's OS::Heat::ScalingPolicy once per adjustment: Heat
+    # runs the resize itself, so a heal cannot ride along.
+    SIGNAL = "signal"
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupRef:
+    """Where a scaling group lives: the stack holding the group resource
+    (`parent_stack_id`, `resource_name`) and the group's nested stack,
+    which owns its units (the units' `stack_id`)."""
+
+    root_stack_id: str
+    group_stack_id: str
+    parent_stack_id: Optional[str] = None
+    resource_name: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        return self.group_stack_id
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleRequest:
+    """Make a group bigger (delta > 0) or smaller (delta < 0)."""
+
+    group: GroupRef
+    delta: int
+    source: str = "vitrage"
+    # The alarm (or operator command) that asked; repeats of one alarm
+    # while it stays active are one request.
+    alarm_key: str = ""
+    detail: str = ""
+    # Operator requests skip the scaling cooldown (AWS: manual scaling is
+    # not subject to cooldowns); alarm votes do not.
+    manual: bool = False
+
+    @property
+    def direction(self) -> str:
+        return Intent.SCALE_OUT.value if self.delta > 0 else \
+            Intent.SCALE_IN.value
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupInfo:
+    """What Heat says of a group right now."""
+
+    size: int
+    min_size: int
+    max_size: Optional[int]
+    method: Optional[ScaleMethod] = None
+    # CAPACITY: the root stack parameter behind desired_capacity.
+    capacity_parameter: Optional[str] = None
+    # SIGNAL: the scaling policies (resource name -> adjustment) of the
+    # group, in the stack holding it.
+    policies: tuple[tuple[str, int], ...] = ()
+    # Why it cannot be resized, when method is None.
+    unsupported: str = ""
+    # Where the group resource is, as Heat told (a vote knows only the
+    # group's nested stack).
+    parent_stack_id: Optional[str] = None
+    resource_name: Optional[str] = None
 
 
 # -- the states the ledger keeps, by name -----------------------------------
@@ -211,6 +294,15 @@ class UnitRecord:
     held_until: Optional[float] = None
     last_healed_at: Optional[float] = None
     heal_times: tuple[float, ...] = ()
+    born_at: Optional[float] = None
+
+    @property
+    def warming_since(self) -> Optional[float]:
+        """When its current incarnation came up: a replacement at its
+        heal, a scale-out's new unit at its birth."""
+        times = [t for t in (self.last_healed_at, self.born_at)
+                 if t is not None]
+        return max(times) if times else None
 
     def as_unit(self) -> Unit:
         return Unit(root_stack_id=self.root_stack_id, stack_id=self.stack_id,
@@ -248,3 +340,51 @@ class HoldRecord:
     kind: str
     reason: str
     since: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleRecord:
+    id: int
+    group_key: str
+    root_stack_id: str
+    delta: int
+    state: str
+    created_at: float
+    manual: bool = False
+    batch_id: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScalePlan:
+    """What one scale operation is to do, fixed when it forms."""
+
+    group: GroupRef
+    method: ScaleMethod
+    size_before: int
+    target: int
+    capacity_parameter: Optional[str] = None
+    # SIGNAL: the policy to signal, and how many times.
+    policy: Optional[str] = None
+    signals: int = 0
+    # Unhealthy units a scale-in takes out (marked, so Heat removes them
+    # first); the operation's other units are healed in the same update.
+    victims: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"group": dataclasses.asdict(self.group),
+                "method": self.method.value,
+                "size_before": self.size_before, "target": self.target,
+                "capacity_parameter": self.capacity_parameter,
+                "policy": self.policy, "signals": self.signals,
+                "victims": list(self.victims)}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> ScalePlan:
+        return cls(group=GroupRef(**doc["group"]),
+                   method=ScaleMethod(doc["method"]),
+                   size_before=int(doc["size_before"]),
+                   target=int(doc["target"]),
+                   capacity_parameter=doc.get("capacity_parameter"),
+                   policy=doc.get("policy"),
+                   signals=int(doc.get("signals") or 0),
+                   victims=tuple(doc.get("victims") or ()))

@@ -10,3 +10,5 @@ HEAT_UNIT_DATASOURCE = "heat.unit"
 
 # The Mistral workflow that heals units (workflows/heal_units.yaml).
 HEAL_WORKFLOW = "selfheal.heal_units"
+# The one that resizes a group, marking units first (workflows/scale.yaml).
+SCALE_WORKFLOW = "selfheal.scale"

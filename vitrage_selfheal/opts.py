@@ -125,6 +125,14 @@ POLICY_OPTS = [
     cfg.FloatOpt("retry_backoff", default=_POLICY.retry_backoff, min=0,
                  help="Seconds before the first retry; doubles each "
                       "attempt."),
+    cfg.FloatOpt("unit_grace", default=_POLICY.unit_grace, min=0,
+                 help="Seconds after a unit was created by a scale-out or "
+                      "replaced by a heal during which it is not healed "
+                      "(UNIT_GRACE): it is still booting."),
+    cfg.FloatOpt("scale_cooldown", default=_POLICY.scale_cooldown, min=0,
+                 help="Seconds after a group scaled before an alarm may "
+                      "scale it again (SCALE_COOLDOWN); operator "
+                      "requests are not held."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -277,4 +285,6 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   max_attempts=p.max_attempts,
                   retry_backoff=p.retry_backoff,
                   execution_timeout=execution_timeout(conf),
-                  cancel_timeout=p.cancel_timeout)
+                  cancel_timeout=p.cancel_timeout,
+                  unit_grace=p.unit_grace,
+                  scale_cooldown=p.scale_cooldown)

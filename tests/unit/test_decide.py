@@ -113,7 +113,8 @@ def test_success_starts_cooldown_and_flapping_alarm_is_not_healed_again(
 
 def test_still_unhealthy_after_cooldown_heals_again_until_flapping(
         tmp_path, clock, dispatcher):
-    policy = Policy(cooldown=60, flap_max_heals=2, flap_window=3600)
+    policy = Policy(cooldown=60, flap_max_heals=2, flap_window=3600,
+                    unit_grace=0)
     healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
     u = unit("0")
     healer.submit(request(u))
@@ -353,11 +354,12 @@ def test_root_cause_clears_and_unit_recovered_releases_without_heal(
     assert dispatcher.starts == []
 
 
-def test_scale_requests_are_recorded_not_executed(healer, clock, dispatcher):
+def test_a_scale_vote_without_a_heat_group_reader_waits(healer, clock,
+                                                       dispatcher):
     out = healer.submit(request(unit("0"), intent=Intent.SCALE_OUT,
                                 name="selfheal.scale_out: load"))
-    assert reasons(out) == [Reason.SCALE_REQUESTED]
-    settle(healer, clock)
+    assert reasons(out) == [Reason.SCALE_OUT]
+    assert Reason.GROUP_UNREADABLE in reasons(settle(healer, clock))
     assert dispatcher.starts == []
 
 

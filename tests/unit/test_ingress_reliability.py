@@ -41,8 +41,8 @@ def dispatcher():
 
 @pytest.fixture
 def healer(tmp_path, clock, dispatcher):
-    return make_healer(tmp_path, Policy(cooldown=30.0), clock=clock,
-                       dispatcher=dispatcher)
+    return make_healer(tmp_path, Policy(cooldown=30.0, unit_grace=0.0),
+                       clock=clock, dispatcher=dispatcher)
 
 
 @pytest.fixture

@@ -141,10 +141,10 @@ def test_one_stack_failing_does_not_stop_the_others(tmp_path, clock,
     healer.submit(request(unit_on(STACK_B)))
     real = healer.queue.form
 
-    def form(tx, stack, now, status):
+    def form(tx, stack, now, status, *more):
         if stack == STACK_A:
             raise RuntimeError("bug on A (test)")
-        return real(tx, stack, now, status)
+        return real(tx, stack, now, status, *more)
 
     monkeypatch.setattr(healer.queue, "form", form)
     clock.advance(3)

@@ -28,3 +28,18 @@ class Cooldown:
         return ctx.decide(Action.HOLD, Reason.COOLDOWN,
                           f"healed {ctx.now - healed:.0f}s ago, cooldown "
                           f"{ctx.policy.cooldown:.0f}s", until=until)
+
+
+class UnitGrace:
+    """A unit that came up (scale-out, replacement) less than unit_grace
+    ago is still booting: its alarms say nothing yet."""
+
+    def check(self, ctx: UnitContext) -> Optional[Decision]:
+        since = ctx.unit.warming_since
+        grace = ctx.policy.unit_grace
+        if since is None or ctx.now - since >= grace:
+            return None
+        how = "replaced" if since == ctx.unit.last_healed_at else "created"
+        return ctx.decide(Action.HOLD, Reason.UNIT_GRACE,
+                          f"{how} {ctx.now - since:.0f}s ago, unit_grace "
+                          f"{grace:.0f}s", until=since + grace)

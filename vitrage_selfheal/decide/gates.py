@@ -3,7 +3,7 @@ first attempt, a retry, a resume and a restart ask the same questions."""
 
 from __future__ import annotations
 
-from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown
+from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown, UnitGrace
 from vitrage_selfheal.decide.flap import FlapDamping
 from vitrage_selfheal.decide.holds import CircuitBreaker, OperatorHold
 from vitrage_selfheal.decide.stack import RateLimit, StackSettled
@@ -14,7 +14,8 @@ from vitrage_selfheal.decide.suppress import RootCauseSuppression
 # A new alarm on a unit.
 ADMISSION: tuple[Stage, ...] = (
     OperatorHold(), CircuitBreaker(), RootCauseSuppression(),
-    AlreadyHealing(), Cooldown(), FlapDamping(), StormGuard())
+    AlreadyHealing(), Cooldown(), UnitGrace(), FlapDamping(),
+    StormGuard())
 
 # Every start of a stack operation: first the stack, then each unit in it.
 START_STACK: tuple[Stage, ...] = (

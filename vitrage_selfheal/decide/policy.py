@@ -82,6 +82,14 @@ class Policy:
     # How long a cancelled execution may take to be confirmed terminal
     # before the stack's breaker opens; no new attempt starts meanwhile.
     cancel_timeout: float = 300.0
+    # A unit created by a scale-out or replaced by a heal is not healed for
+    # this long: it is still booting (AWS HealthCheckGracePeriod, GCP
+    # initialDelaySec). Its alarms are held UNIT_GRACE, then reconsidered.
+    unit_grace: float = 120.0
+    # After a group scaled, alarm-driven requests on it wait this long
+    # (SCALE_COOLDOWN): the new size must show in the metrics first.
+    # Operator requests do not wait.
+    scale_cooldown: float = 300.0
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

@@ -13,6 +13,7 @@ from vitrage_selfheal.model import (
     HoldRecord,
     Intent,
     IntentRecord,
+    ScaleRecord,
 )
 
 
@@ -31,6 +32,12 @@ class HistoryView(Protocol):
 
     def unhealthy_in_group(self, group_key: str) -> list[str]:
         """Unit keys with an unanswered heal alarm in the group."""
+
+    def open_scale(self, group_key: str) -> Optional[ScaleRecord]:
+        """The group's scale request still queued or in an operation."""
+
+    def last_scaled(self, group_key: str) -> Optional[float]:
+        """When the group's last scale operation succeeded."""
 
     def starts_since(self, since: float) -> int:
         """Executions started (or tried) since then, all stacks."""

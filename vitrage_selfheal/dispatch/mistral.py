@@ -29,7 +29,7 @@ from vitrage_selfheal.dispatch.base import (
     ExecState,
     Execution,
 )
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.model import ScalePlan, Unit
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -55,27 +55,46 @@ def unit_input(unit: Unit) -> dict[str, Any]:
             "physical_id": unit.physical_id}
 
 
+def scale_input(plan: ScalePlan) -> dict[str, Any]:
+    """selfheal.scale's input beyond the heal's (root, units, reason)."""
+    return {"group": {"stack_id": plan.group.group_stack_id,
+                      "parent_stack_id": plan.group.parent_stack_id,
+                      "resource_name": plan.group.resource_name},
+            "method": plan.method.value, "size_before": plan.size_before,
+            "target": plan.target,
+            "capacity_parameter": plan.capacity_parameter,
+            "policy": plan.policy, "victims": list(plan.victims)}
+
+
 class MistralDispatcher:
     """The `Dispatcher` of dispatch/base.py on top of Mistral's v2 API."""
 
     def __init__(self, session: Any, endpoint: str,
                  workflow_name: str = workflows.HEAL_WORKFLOW,
                  timeout: float = DEFAULT_TIMEOUT,
-                 workflow_input: Optional[Mapping[str, Any]] = None) -> None:
+                 workflow_input: Optional[Mapping[str, Any]] = None,
+                 scale_workflow_name: str = workflows.SCALE_WORKFLOW
+                 ) -> None:
         self.session = session
         self.endpoint = endpoint.rstrip("/")
         self.workflow_name = workflow_name
+        self.scale_workflow_name = scale_workflow_name
         self.timeout = timeout
         # Tunables of the workflow (poll_delay, max_polls, ...); the
         # workflow's own defaults apply to what is not given.
         self.workflow_input = dict(workflow_input or {})
 
     def start(self, execution_id: str, root_stack_id: str,
-              units: Sequence[Unit], reason: str) -> Execution:
+              units: Sequence[Unit], reason: str,
+              scale: Optional[ScalePlan] = None) -> Execution:
         wf_input = {**self.workflow_input, "root_stack_id": root_stack_id,
                     "units": [unit_input(u) for u in units],
                     "reason": reason}
-        body = {"id": execution_id, "workflow_name": self.workflow_name,
+        workflow = self.workflow_name
+        if scale is not None:
+            workflow = self.scale_workflow_name
+            wf_input.update(scale_input(scale))
+        body = {"id": execution_id, "workflow_name": workflow,
                 "description": description_for(root_stack_id),
                 "input": json.dumps(wf_input)}
         answer = _request(self.session, "POST",
@@ -88,8 +107,7 @@ class MistralDispatcher:
         doc = _json_object(answer, f"start of {execution_id}")
         _require(doc, ("id", "state", "workflow_name"),
                  f"start of {execution_id}")
-        _check_same(doc, execution_id, self.workflow_name, root_stack_id,
-                    units)
+        _check_same(doc, execution_id, workflow, root_stack_id, units)
         return _execution(doc, execution_id)
 
     def get(self, execution_id: str) -> Execution:

@@ -67,6 +67,9 @@ class UnitRow(Base):
     last_healed_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
     # Space-separated epoch seconds of recent heals, for flap damping.
     heal_times: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    # When a scale-out created it: its warm-up (unit_grace) starts here,
+    # as a replacement's starts at last_healed_at.
+    born_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
 
 
 class AlarmRow(Base):
@@ -154,6 +157,44 @@ class BatchRow(Base):
         sa.Boolean, default=False)
     cancel_requested_at: orm.Mapped[Optional[float]] = orm.mapped_column(
         sa.Float)
+
+
+class ScaleRow(Base):
+    """A group's scale request: open while queued or in an operation; at
+    most one open per group (votes merge into it)."""
+
+    __tablename__ = "scale_requests"
+    __table_args__ = (sa.UniqueConstraint("group_key", "open_slot",
+                                          name="uq_scale_open_group"),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True,
+                                            autoincrement=True)
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_ID), index=True)
+    # The group's nested stack (its units' stack_id).
+    group_key: orm.Mapped[str] = orm.mapped_column(sa.String(limits.GROUP),
+                                                   index=True)
+    parent_stack_id: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.UNIT_ID))
+    resource_name: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.RESOURCE_NAME))
+    delta: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(limits.SOURCE),
+                                                default="")
+    alarm_key: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.ALARM_KEY), default="")
+    manual: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+    # PENDING, BATCHED, DONE, FAILED, CANCELLED (as intents)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(16), index=True)
+    wait_reason: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(40))
+    created_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    updated_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+    batch_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
+    # What the operation is to reach, fixed when it forms (JSON: method,
+    # size_before, target, parameter/policy, victims).
+    plan: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
+                                                             default=OPEN)
 
 
 class AttemptRow(Base):

@@ -32,6 +32,7 @@ from vitrage_selfheal.ledger.models import (
     IntentRow,
     UnitRow,
 )
+from vitrage_selfheal.ledger.scales import ScaleTx
 from vitrage_selfheal.ledger.upsert import Writer, adopt, update, writer
 from vitrage_selfheal.model import (  # noqa: F401 - the ledger's names
     GLOBAL_SCOPE,
@@ -150,7 +151,7 @@ def _columns(values: dict, prefix: str, cls: type) -> Optional[dict]:
     return row
 
 
-class LedgerTx(IngressTx, BatchTx):
+class LedgerTx(IngressTx, BatchTx, ScaleTx):
     def __init__(self, session: orm.Session,
                  writer_: Optional[Writer] = None) -> None:
         self.s = session
@@ -210,7 +211,8 @@ class LedgerTx(IngressTx, BatchTx):
                           group_key=unit.group_key,
                           group_size=unit.group_size, held_reason=None,
                           held_detail="", held_until=None,
-                          last_healed_at=None, heal_times="")
+                          last_healed_at=None, heal_times="",
+                          born_at=None)
             if self.writer.insert_new(self.s, UnitRow.__table__, values):
                 return adopt(self.s, UnitRow, values)
             # Another replica (no lock backend) inserted it first.

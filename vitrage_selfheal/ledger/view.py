@@ -14,12 +14,14 @@ from vitrage_selfheal.ledger.models import (
     IntentRow,
     UnitRow,
 )
+from vitrage_selfheal.ledger.scales import scale_record
 from vitrage_selfheal.ledger.store import LedgerTx
 from vitrage_selfheal.model import (
     AlarmRecord,
     HoldRecord,
     Intent,
     IntentRecord,
+    ScaleRecord,
     UnitRecord,
 )
 
@@ -31,6 +33,7 @@ def unit_record(row: UnitRow) -> UnitRecord:
         group_key=row.group_key, physical_id=row.physical_id,
         group_size=row.group_size, held_reason=row.held_reason,
         held_until=row.held_until, last_healed_at=row.last_healed_at,
+        born_at=row.born_at,
         heal_times=tuple(float(t) for t in (row.heal_times or "").split()))
 
 
@@ -86,3 +89,10 @@ class LedgerView:
 
     def starts_since(self, since: float) -> int:
         return self._tx.starts_since(since)
+
+    def open_scale(self, group_key: str) -> Optional[ScaleRecord]:
+        row = self._tx.open_scale(group_key)
+        return scale_record(row) if row is not None else None
+
+    def last_scaled(self, group_key: str) -> Optional[float]:
+        return self._tx.last_scaled(group_key)

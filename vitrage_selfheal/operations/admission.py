@@ -22,11 +22,14 @@ from vitrage_selfheal.ledger.view import LedgerView, unit_record
 from vitrage_selfheal.model import (
     Action,
     Decision,
+    GroupRef,
     HealRequest,
     Intent,
     Reason,
+    ScaleRequest,
 )
 from vitrage_selfheal.operations.queue import withdraw
+from vitrage_selfheal.operations.scaling import ScaleAdmission
 
 LOG = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ FUTURE_TOLERANCE = 300.0
 class Admission:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
+        self.scaling = ScaleAdmission(policy)
 
     def _ctx(self, tx: LedgerTx, row: UnitRow, now: float) -> UnitContext:
         return UnitContext(LedgerView(tx), now, self.policy, unit_record(row))
@@ -167,12 +171,14 @@ class Admission:
             tx.clear_alarm(req, now)
             return [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED,
                                f"{req.alarm_name!r} cleared")]
-        # Recorded so the scaling flow can be audited before it acts.
-        return [ctx.decide(Action.SCALE, Reason.SCALE_REQUESTED,
-                           f"{req.intent.value} of group "
-                           f"{row.group_key} requested by "
-                           f"{req.alarm_name!r}; not executed (autoscaling "
-                           f"is not enabled)")]
+        # One unit's vote; the group's open request merges the others.
+        vote = ScaleRequest(
+            group=GroupRef(root_stack_id=row.root_stack_id,
+                           group_stack_id=row.group_key),
+            delta=1 if req.intent is Intent.SCALE_OUT else -1,
+            source=req.source, alarm_key=incident,
+            detail=f"{req.alarm_name!r} on {row.unit_key}")
+        return self.scaling.submit(tx, vote, now)
 
     # -- held units ----------------------------------------------------------
     def reconsider(self, tx: LedgerTx, row: UnitRow,

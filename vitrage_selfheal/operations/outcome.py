@@ -7,7 +7,7 @@ from typing import Optional
 
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import Execution
-from vitrage_selfheal.ledger.models import BatchRow
+from vitrage_selfheal.ledger.models import BatchRow, ScaleRow
 from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
 from vitrage_selfheal.model import (
     Action,
@@ -16,10 +16,12 @@ from vitrage_selfheal.model import (
     HoldKind,
     IntentState,
     Reason,
+    ScalePlan,
     Unit,
     stack_scope,
 )
 from vitrage_selfheal.operations.queue import close_operation
+from vitrage_selfheal.operations.scaling import stored_plan
 
 
 def operation_decision(batch: BatchRow, action: Action, reason: Reason,
@@ -33,11 +35,23 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
     tx.finish_attempt(batch, AttemptOutcome.SUCCESS, now)
     close_operation(tx, batch, BatchState.SUCCESS, now)
     replaced = replacements(execution.output)
+    scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
+    plan = stored_plan(scale) if scale is not None else None
+    victims = set(plan.victims) if plan is not None else set()
     decisions = []
     for intent in tx.batch_intents(batch.id):
         if intent.state != IntentState.BATCHED:
             continue
         tx.close_intent(intent, IntentState.DONE, now)
+        if intent.unit_key in victims:
+            tx.release_unit(intent.unit_key)
+            decisions.append(Decision(
+                Action.SUCCEED, Reason.REMOVED_BY_SCALE_IN,
+                f"execution {execution.id} removed the unhealthy unit "
+                f"instead of replacing it",
+                unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+                batch_id=batch.id))
+            continue
         new_id = replaced.get(intent.unit_key)
         tx.mark_healed(intent.unit_key, now, new_id)
         what = f" (new physical id {new_id})" if new_id else ""
@@ -47,7 +61,38 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
             f"cooldown {policy.cooldown:.0f}s",
             unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
             batch_id=batch.id))
+    if scale is not None:
+        decisions.append(_scaled(tx, scale, plan, execution, now))
     return decisions
+
+
+def _scaled(tx: LedgerTx, scale: ScaleRow, plan: Optional[ScalePlan],
+            execution: Execution, now: float) -> Decision:
+    """The scale request is done; the units it created start warming up."""
+    tx.close_scale(scale, IntentState.DONE, now)
+    result = (execution.output or {}).get("result") or {}
+    added = []
+    for item in result.get("added") or []:
+        try:
+            unit = Unit(root_stack_id=scale.root_stack_id,
+                        stack_id=item["stack_id"],
+                        resource_name=item["resource_name"],
+                        physical_id=item.get("physical_id"),
+                        group=scale.group_key)
+        except (KeyError, TypeError):
+            continue
+        tx.upsert_unit(unit)
+        tx.born(unit.key, now)
+        added.append(unit.resource_name)
+    size = result.get("size_after", plan.target if plan else "?")
+    before = plan.size_before if plan else "?"
+    what = f"group at {size} (was {before})"
+    if added:
+        what += f"; new: {', '.join(added)} (unit_grace applies)"
+    return Decision(Action.SUCCEED, Reason.SCALE_SUCCEEDED,
+                    f"group {scale.group_key}: execution {execution.id}: "
+                    f"{what}", root_stack_id=scale.root_stack_id,
+                    batch_id=scale.batch_id)
 
 
 def failed(tx: LedgerTx, batch: BatchRow, now: float, policy: Policy,
@@ -78,6 +123,9 @@ def give_up(tx: LedgerTx, batch: BatchRow, now: float, reason: Reason,
     tx.set_hold(stack_scope(batch.root_stack_id), HoldKind.BREAKER,
                 breaker, now)
     decisions = [operation_decision(batch, Action.FAIL, reason, breaker)]
+    scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
+    if scale is not None and scale.open_slot is not None:
+        tx.close_scale(scale, IntentState.FAILED, now)
     for intent in tx.batch_intents(batch.id):
         if intent.state != IntentState.BATCHED:
             continue

@@ -12,24 +12,35 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+from collections.abc import Mapping
 from typing import Optional
 
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.execution_id import execution_id_for
-from vitrage_selfheal.ledger.models import BatchRow, IntentRow
+from vitrage_selfheal.ledger.models import BatchRow, IntentRow, ScaleRow
 from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
 from vitrage_selfheal.ledger.view import unit_record
 from vitrage_selfheal.model import (
     Action,
     BatchState,
     Decision,
+    GroupInfo,
     IntentState,
     Reason,
+    ScaleMethod,
+    ScalePlan,
 )
 from vitrage_selfheal.operations.gate import (
     Gate,
     StatusReader,
     read_status,
+)
+from vitrage_selfheal.operations.scaling import (
+    ScaleForming,
+    attach,
+    drop_victims,
+    scale_decision,
+    wait_scale,
 )
 
 LOG = logging.getLogger(__name__)
@@ -39,8 +50,18 @@ class Queue:
     def __init__(self, policy: Policy, gate: Gate) -> None:
         self.policy = policy
         self.gate = gate
+        self.scaling = ScaleForming(policy)
 
     def stacks_due(self, tx: LedgerTx, now: float) -> list[str]:
+        """Stacks with queued heals that are due (below), and stacks with
+        a queued scale request (a vote is merged at admission, so it
+        needs no coalescing window)."""
+        due = set(self._heals_due(tx, now))
+        due.update(s.root_stack_id for s in tx.open_scales()
+                   if s.state == IntentState.PENDING)
+        return sorted(due)
+
+    def _heals_due(self, tx: LedgerTx, now: float) -> list[str]:
         """Root stacks whose queue is quiet, or has waited long enough.
 
         Quiet: no unit queued for the coalescing window, in this stack nor
@@ -65,35 +86,55 @@ class Queue:
         return due
 
     def form(self, tx: LedgerTx, root_stack_id: str, now: float,
-             status: StatusReader) -> tuple[Optional[BatchRow],
-                                             list[Decision]]:
-        """Try to form the stack's next operation; persisted INTENDED."""
+             status: StatusReader,
+             groups: Optional[Mapping[str, Optional[GroupInfo]]] = None
+             ) -> tuple[Optional[BatchRow], list[Decision]]:
+        """Try to form the stack's next operation; persisted INTENDED.
+
+        `groups`: Heat's view of each group with a queued scale request,
+        read by the caller before its lock (None: unreadable).
+        """
         intents = [i for i in tx.pending_intents()
                    if i.root_stack_id == root_stack_id]
-        if not intents:
+        scales = [s for s in tx.open_scales(root_stack_id)
+                  if s.state == IntentState.PENDING]
+        if not intents and not scales:
             return None, []
         if tx.open_batch(root_stack_id) is not None:
-            return None, _wait(intents, Reason.STACK_BUSY,
-                               "previous operation on this stack still open")
+            why = "previous operation on this stack still open"
+            return None, _wait(intents, Reason.STACK_BUSY, why) + [
+                d for s in scales for d in wait_scale(s, Reason.STACK_BUSY,
+                                                      why)]
         result = self.gate.check(tx, root_stack_id,
                                  [i.unit_key for i in intents], now,
                                  read_status(status, root_stack_id))
         if result.stop is not None:
+            # A scale is never held: it waits with the stop's reason.
+            decisions = [d for s in scales for d in wait_scale(
+                s, result.stop.reason, result.stop.detail)]
             if result.stop.action is Action.HOLD:
                 # Held stacks keep nothing queued: the units are held and
                 # reconsidered when the hold lifts, so no heal is lost.
-                return None, [leave(tx, i, result.stop, now)
-                              for i in intents]
-            return None, _wait(intents, result.stop.reason,
-                               result.stop.detail)
+                return None, decisions + [leave(tx, i, result.stop, now)
+                                          for i in intents]
+            return None, decisions + _wait(intents, result.stop.reason,
+                                           result.stop.detail)
         leaving = dict(result.leave)
         decisions = [leave(tx, i, leaving[i.unit_key], now)
                      for i in intents if i.unit_key in leaving]
         intents = [i for i in intents if i.unit_key not in leaving]
         chosen, waiting = self._in_flight(tx, intents)
+        scale, plan, found = self.scaling.plan(tx, root_stack_id,
+                                               groups or {}, now, chosen)
+        decisions += found
         decisions += _wait(waiting, Reason.MAX_IN_FLIGHT,
                            "the group's max_in_flight units are in the "
                            "stack's next operation; these go after it")
+        if scale is not None and plan is not None:
+            if plan.method is ScaleMethod.SIGNAL:
+                chosen = [i for i in chosen if i.unit_key in plan.victims]
+            return self._operation(tx, root_stack_id, chosen, now,
+                                   decisions, (scale, plan))
         if not chosen:
             return None, decisions
         return self._operation(tx, root_stack_id, chosen, now, decisions)
@@ -114,16 +155,22 @@ class Queue:
 
     def _operation(self, tx: LedgerTx, root_stack_id: str,
                    intents: list[IntentRow], now: float,
-                   decisions: list[Decision]) -> tuple[Optional[BatchRow],
-                                                       list[Decision]]:
+                   decisions: list[Decision],
+                   scale: Optional[tuple[ScaleRow, ScalePlan]] = None
+                   ) -> tuple[Optional[BatchRow], list[Decision]]:
         keys = sorted(i.unit_key for i in intents)
-        exec_id = execution_id_for(root_stack_id, keys,
-                                   intent_incidents(intents), 1)
+        incidents = intent_incidents(intents)
+        reasons = sorted({i.incident for i in intents})
+        if scale is not None:
+            incidents.append(scale_incident(scale[0]))
+            reasons.append(f"scale {scale[1].size_before}->"
+                           f"{scale[1].target}")
+        exec_id = execution_id_for(root_stack_id, keys, incidents, 1)
         batch = BatchRow(
-            id=exec_id, root_stack_id=root_stack_id, kind="heal",
+            id=exec_id, root_stack_id=root_stack_id,
+            kind="heal" if scale is None else "scale",
             state=BatchState.INTENDED, attempt=1, execution_id=exec_id,
-            units="[]",
-            reason="; ".join(sorted({i.incident for i in intents})),
+            units="[]", reason="; ".join(reasons),
             created_at=now, output="", start_unconfirmed=False)
         tx.set_batch_units(batch, vertex_ids(tx, intents))
         for intent in intents:
@@ -134,11 +181,28 @@ class Queue:
             LOG.warning("operation %s on stack %s was formed by another "
                         "replica first", exec_id, root_stack_id)
             return None, decisions
+        if scale is not None:
+            row, plan = scale
+            attach(tx, row, plan, batch.id, now)
+            what = f"{plan.method.value} {plan.size_before} -> {plan.target}"
+            if plan.victims:
+                what += f", removing unhealthy {', '.join(plan.victims)}"
+            healed = [k for k in keys if k not in plan.victims]
+            if healed:
+                what += f", healing {', '.join(healed)} in the same update"
+            decisions.append(scale_decision(row, Action.ACCEPT,
+                                            Reason.COALESCED, what,
+                                            batch.id))
+            return batch, decisions
         decisions.append(Decision(
             Action.ACCEPT, Reason.COALESCED,
             f"{len(keys)} unit(s) in one heal: " + ", ".join(keys),
             root_stack_id=root_stack_id, batch_id=batch.id))
         return batch, decisions
+
+
+def scale_incident(row: ScaleRow) -> str:
+    return f"scale#{row.id}:{row.delta:+d}"
 
 
 def intent_incidents(intents: list[IntentRow]) -> list[str]:
@@ -168,6 +232,12 @@ def withdraw(tx: LedgerTx, unit_key: str, now: float) -> Optional[str]:
     tx.close_intent(intent, IntentState.CANCELLED, now)
     rest = [i for i in tx.batch_intents(batch.id)
             if i.state == IntentState.BATCHED]
+    scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
+    if scale is not None:
+        # The scale stands without the unit; Heat picks its own victim.
+        drop_victims(scale, {unit_key})
+        tx.set_batch_units(batch, vertex_ids(tx, rest))
+        return f"left scale operation {batch.id} before its start"
     if not rest:
         close_operation(tx, batch, BatchState.CANCELLED, now)
         return f"operation {batch.id} withdrawn before its start"

@@ -37,6 +37,7 @@ from vitrage_selfheal.model import (
     Decision,
     IntentState,
     Reason,
+    ScalePlan,
     Unit,
 )
 from vitrage_selfheal.operations import outcome
@@ -45,9 +46,11 @@ from vitrage_selfheal.operations.queue import (
     close_operation,
     intent_incidents,
     leave,
+    scale_incident,
     startable,
     vertex_ids,
 )
+from vitrage_selfheal.operations.scaling import drop_victims, stored_plan
 
 LOG = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class _Start:
     attempt: int
     units: tuple[Unit, ...]
     reason: str
+    scale: Optional[ScalePlan] = None
 
 
 class Runner:
@@ -125,10 +129,12 @@ class Runner:
             decisions, start = self._gate(tx, batch_id, now, stack_status)
         if start is None:
             return decisions
+        # Only a scale passes `scale`: a heal-only dispatcher keeps working.
+        extra = {"scale": start.scale} if start.scale is not None else {}
         try:
             execution = self.dispatcher.start(
                 start.execution_id, start.root_stack_id, start.units,
-                start.reason)
+                start.reason, **extra)
         except DispatchError as exc:
             return decisions + self._start_failed(ledger, start, exc, now)
         with ledger.transaction() as tx:
@@ -140,10 +146,21 @@ class Runner:
                                   lease_owner=None, lease_until=None)
             if batch is None:
                 return decisions
+            if start.scale is not None:
+                decisions.append(outcome.operation_decision(
+                    batch, Action.DISPATCH, Reason.BATCH_DISPATCHED,
+                    f"execution {execution.id} attempt {start.attempt} "
+                    f"scales group {start.scale.group.key} "
+                    f"{start.scale.size_before} -> {start.scale.target} "
+                    f"({start.scale.method.value})"))
+            victims = start.scale.victims if start.scale else ()
             decisions += [
                 Decision(Action.DISPATCH, Reason.BATCH_DISPATCHED,
                          f"execution {execution.id} attempt {start.attempt}"
-                         f" heals {len(start.units)} unit(s) of the stack",
+                         + (" removes the unit (scale-in)"
+                            if u.key in victims else
+                            f" heals {len(start.units)} unit(s) of the "
+                            f"stack"),
                          unit_key=u.key, root_stack_id=start.root_stack_id,
                          batch_id=start.id)
                 for u in start.units]
@@ -177,12 +194,16 @@ class Runner:
                 batch, Action.WAIT, stop.reason,
                 f"attempt {batch.attempt} not started: {stop.detail}")], None
         decisions = []
+        scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
+        plan = stored_plan(scale) if scale is not None else None
         if result.leave:
             leaving = dict(result.leave)
             decisions = [leave(tx, i, leaving[i.unit_key], now)
                          for i in intents if i.unit_key in leaving]
             intents = [i for i in intents if i.unit_key not in leaving]
-            if not intents:
+            if scale is not None:
+                plan = drop_victims(scale, leaving)
+            if not intents and plan is None:
                 close_operation(tx, batch, BatchState.CANCELLED, now)
                 decisions.append(outcome.operation_decision(
                     batch, Action.CLEAR, Reason.OPERATION_CANCELLED,
@@ -190,9 +211,12 @@ class Runner:
                 return decisions, None
             tx.set_batch_units(batch, vertex_ids(tx, intents))
         if not batch.start_unconfirmed:
+            incidents = intent_incidents(intents)
+            if scale is not None:
+                incidents.append(scale_incident(scale))
             batch.execution_id = execution_id_for(
                 batch.root_stack_id, [i.unit_key for i in intents],
-                intent_incidents(intents), batch.attempt)
+                incidents, batch.attempt)
         from_state = batch.state
         execution_id = batch.execution_id
         if tx.move_batch(batch.id, from_state, state=BatchState.INTENDED,
@@ -208,7 +232,7 @@ class Runner:
                       for r in tx.units(*[i.unit_key for i in intents]))
         return decisions, _Start(batch.id, batch.root_stack_id,
                                  execution_id, batch.attempt, units,
-                                 batch.reason)
+                                 batch.reason, plan)
 
     def _start_failed(self, ledger: Transactions, start: _Start,
                       exc: DispatchError, now: float) -> list[Decision]:

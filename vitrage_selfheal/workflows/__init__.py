@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from vitrage_selfheal.names import HEAL_WORKFLOW
+from vitrage_selfheal.names import HEAL_WORKFLOW, SCALE_WORKFLOW
 
-__all__ = ["HEAL_WORKFLOW", "load", "names"]
+__all__ = ["HEAL_WORKFLOW", "SCALE_WORKFLOW", "load", "names"]
 
 _SUFFIX = ".yaml"
 
