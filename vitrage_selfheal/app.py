@@ -29,6 +29,7 @@ from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.logs import mask_url
 from vitrage_selfheal.model import Decision, HealRequest, Reason
 from vitrage_selfheal.operations.gate import StatusReader
+from vitrage_selfheal.operations.scaling import GroupReader
 
 LOG = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ class App:
                  status: Optional[StatusReader] = None,
                  clock: Optional[Clock] = None,
                  observer: Optional[Callable[[Decision], None]] = None,
-                 counters: Optional[metrics.Counters] = None
+                 counters: Optional[metrics.Counters] = None,
+                 groups: Optional[GroupReader] = None
                  ) -> None:
         self.conf = conf
         self.counters = counters or metrics.default()
@@ -93,6 +95,9 @@ class App:
             conn = clients.connection(conf) if needs_keystone else None
             dispatcher = dispatcher or clients.mistral_dispatcher(conf, conn)
             status = status or clients.HeatStatus(conn)
+            if groups is None and conn is not None:
+                from vitrage_selfheal.dispatch.heat_groups import HeatGroups
+                groups = HeatGroups(conn)
         self.healer = Healer(
             open_ledger(conf),
             Locks(conf.selfheal.coordination_url, conf.selfheal.replica_id),
@@ -103,7 +108,8 @@ class App:
                         conf.selfheal.spool_max_bytes),
             delivery_ttl=2.0 * conf[WEBHOOK_GROUP].max_skew,
             workers=conf.selfheal.workers,
-            follow_interval=conf.mistral.follow_interval)
+            follow_interval=conf.mistral.follow_interval,
+            groups=groups)
         self.inbox: Optional[Inbox] = None
         if conf.selfheal.inbox_max_items:
             self.inbox = Inbox(self.healer, Journal(conf.selfheal.inbox_path),

@@ -1,4 +1,5 @@
-"""The operator's kill switches: `hold` and `release`, global or per stack.
+"""The operator's kill switches (`hold`, `release`, global or per stack)
+and manual scaling (`scale`).
 
 Plain functions over the ledger so the CLI needs no Mistral or Heat.
 """
@@ -7,13 +8,20 @@ from __future__ import annotations
 
 from typing import Optional
 
+from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.ledger.store import (
     GLOBAL_SCOPE,
     HoldKind,
     Ledger,
     stack_scope,
 )
-from vitrage_selfheal.model import Action, Decision, Reason
+from vitrage_selfheal.model import (
+    Action,
+    Decision,
+    GroupRef,
+    Reason,
+    ScaleRequest,
+)
 
 
 def _scope(root_stack_id: Optional[str]) -> str:
@@ -42,3 +50,20 @@ def release(ledger: Ledger, now: float, root_stack_id: Optional[str] = None,
                            root_stack_id=root_stack_id),
                   now, "operator", replica=replica)
     return lifted
+
+
+def scale(ledger: Ledger, now: float, policy: Policy, group: GroupRef,
+          delta: int, who: str = "operator",
+          replica: str = "") -> list[Decision]:
+    """Queue a manual scale of a group; the service's ticker forms and
+    runs it (reading the group's bounds from Heat then)."""
+    from vitrage_selfheal.operations.scaling import ScaleAdmission
+
+    request = ScaleRequest(group=group, delta=delta, source="operator",
+                           manual=True, detail=f"by {who}")
+    with ledger.transaction() as tx:
+        decisions = ScaleAdmission(policy).submit(tx, request, now)
+        for decision in decisions:
+            tx.record(decision, now, "operator", replica=replica)
+            tx.count(f"decisions.{decision.reason.value}")
+    return decisions

@@ -17,7 +17,14 @@ from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.metrics import Counters
-from vitrage_selfheal.model import HealRequest, Intent, Unit
+from vitrage_selfheal.model import (
+    GroupInfo,
+    GroupRef,
+    HealRequest,
+    Intent,
+    ScalePlan,
+    Unit,
+)
 
 ROOT = "11111111-1111-1111-1111-111111111111"
 GROUP_STACK = "22222222-2222-2222-2222-222222222222"
@@ -38,11 +45,16 @@ class RecordingDispatcher:
         self.cancel_ends = True
         # Every call in order, to check what happened before what.
         self.calls: list[tuple[str, str]] = []
+        # execution id -> the ScalePlan it was started with
+        self.scales: dict[str, ScalePlan] = {}
         self._lock = threading.Lock()
 
     def start(self, execution_id: str, root_stack_id: str,
-              units: Sequence[Unit], reason: str) -> Execution:
+              units: Sequence[Unit], reason: str,
+              scale: Optional[ScalePlan] = None) -> Execution:
         self.calls.append(("start", execution_id))
+        if scale is not None:
+            self.scales[execution_id] = scale
         if self.down:
             raise DispatchError("connection refused (test)")
         if self.start_error is not None:
@@ -117,17 +129,25 @@ def request(u: Unit, alarm: str = "a1", active: bool = True,
                        intent=intent, active=active)
 
 
+class FakeGroups(dict):
+    """group key -> GroupInfo, as Heat would describe each group."""
+
+    def __call__(self, ref: GroupRef) -> Optional[GroupInfo]:
+        return self.get(ref.key)
+
+
 def make_healer(tmp_path, policy: Optional[Policy] = None,
                 ledger_url: Optional[str] = None,
                 dispatcher: Optional[RecordingDispatcher] = None,
                 clock: Optional[FakeClock] = None,
-                replica: str = "r1") -> Healer:
+                replica: str = "r1",
+                groups: Optional[FakeGroups] = None) -> Healer:
     ledger = Ledger(ledger_url or f"sqlite:///{tmp_path}/ledger.db")
     ledger.upgrade()
     locks = Locks(f"file://{tmp_path}/locks", replica)
     healer = Healer(ledger, locks, dispatcher or RecordingDispatcher(),
                     StackStatuses(), policy or Policy(), clock or FakeClock(),
-                    replica=replica, counters=Counters())
+                    replica=replica, counters=Counters(), groups=groups)
     return healer
 
 

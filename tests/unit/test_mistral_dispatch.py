@@ -42,7 +42,8 @@ class FakeMistral:
     def __init__(self) -> None:
         self.executions: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, str] = {}
-        self.known_workflows = {workflows.HEAL_WORKFLOW}
+        self.known_workflows = {workflows.HEAL_WORKFLOW,
+                                workflows.SCALE_WORKFLOW}
         self.requests: list[tuple[str, str, dict, bytes]] = []
         # path -> (status, raw body) served instead of the normal answer.
         self.forced: dict[str, tuple[int, bytes]] = {}
@@ -189,6 +190,27 @@ def test_start_sends_id_workflow_input_and_description(fake, dispatcher):
              "physical_id": "p0"},
             {"stack_id": "group-a", "resource_name": "member-2",
              "physical_id": None}]}
+
+
+def test_a_scale_starts_the_scale_workflow_with_its_plan(fake, dispatcher):
+    from vitrage_selfheal.model import GroupRef, ScaleMethod, ScalePlan
+
+    plan = ScalePlan(group=GroupRef(ROOT, "group-a", ROOT, "asg"),
+                     method=ScaleMethod.CAPACITY, size_before=3, target=2,
+                     capacity_parameter="count",
+                     victims=("group-a/member-0",))
+    ex = dispatcher.start(_exec_id(), ROOT, UNITS, "scale", scale=plan)
+    assert ex.state is ExecState.RUNNING
+    sent = json.loads(fake.requests[-1][3])
+    assert sent["workflow_name"] == "selfheal.scale"
+    wf_input = json.loads(sent["input"])
+    assert wf_input["group"] == {"stack_id": "group-a",
+                                 "parent_stack_id": ROOT,
+                                 "resource_name": "asg"}
+    assert (wf_input["method"], wf_input["size_before"], wf_input["target"],
+            wf_input["capacity_parameter"], wf_input["victims"]) == (
+        "capacity", 3, 2, "count", ["group-a/member-0"])
+    assert len(wf_input["units"]) == 2
 
 
 def test_repeated_start_returns_the_existing_execution(fake, dispatcher):
@@ -344,14 +366,14 @@ def test_malformed_start_answer_is_a_dispatch_error(fake, dispatcher):
 
 def test_install_creates_then_updates(fake):
     with requests.Session() as session:
-        assert install_workflows(session, fake.endpoint) == [
-            workflows.HEAL_WORKFLOW]
-        assert install_workflows(session, fake.endpoint + "/") == [
-            workflows.HEAL_WORKFLOW]
+        shipped = [workflows.HEAL_WORKFLOW, workflows.SCALE_WORKFLOW]
+        assert install_workflows(session, fake.endpoint) == shipped
+        assert install_workflows(session, fake.endpoint + "/") == shipped
     calls = [(m, p, h.get("Content-Type")) for m, p, h, _ in fake.requests]
-    assert calls == [("POST", "/v2/workflows", "text/plain"),
-                     ("POST", "/v2/workflows", "text/plain"),
-                     ("PUT", "/v2/workflows", "text/plain")]
+    # Each definition: created the first time, updated the second.
+    assert calls == [("POST", "/v2/workflows", "text/plain")] * 2 + [
+        ("POST", "/v2/workflows", "text/plain"),
+        ("PUT", "/v2/workflows", "text/plain")] * 2
     assert fake.workflows[workflows.HEAL_WORKFLOW] == workflows.load(
         "heal_units")
 

@@ -162,3 +162,30 @@ def test_heal_workflow_contract():
     for name in ("wait_root_idle", "mark_unhealthy", "update_root",
                  "wait_update"):
         assert "count" in tasks[name]["retry"], name
+
+
+def test_scale_workflow_takes_what_the_dispatcher_sends():
+    from vitrage_selfheal.dispatch.mistral import scale_input
+    from vitrage_selfheal.model import GroupRef, ScaleMethod, ScalePlan
+
+    doc = yaml.safe_load(workflows.load("scale"))
+    wf = doc[workflows.SCALE_WORKFLOW]
+    inputs = {i if isinstance(i, str) else next(iter(i))
+              for i in wf["input"]}
+    plan = ScalePlan(group=GroupRef("root", "nested", "root", "asg"),
+                     method=ScaleMethod.CAPACITY, size_before=3, target=4,
+                     capacity_parameter="n")
+    sent = {"root_stack_id", "units", "reason", *scale_input(plan)}
+    assert sent <= inputs
+    required = {i for i in wf["input"] if isinstance(i, str)}
+    assert required <= sent
+    assert set(wf["output"]) == {"result"}
+    tasks = wf["tasks"]
+    # Waits are bounded by retry counts, never by a task timeout alone.
+    for name in ("wait_root_idle", "mark_unhealthy", "update_capacity",
+                 "wait_update", "signal_policy", "wait_members"):
+        assert "count" in tasks[name]["retry"], name
+    # The capacity is changed by a PATCH of the root stack.
+    update = tasks["update_capacity"]
+    assert update["action"] == "heat.stacks_update"
+    assert update["input"]["existing"] is True

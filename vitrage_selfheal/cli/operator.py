@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 import time
 
 from oslo_config import cfg
@@ -11,6 +13,10 @@ from vitrage_selfheal import operator
 from vitrage_selfheal.cli.output import dump, table, when
 from vitrage_selfheal.ledger import migrate
 from vitrage_selfheal.ledger.store import Ledger, batch_units
+from vitrage_selfheal.model import Action, GroupRef
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                   r"[0-9a-f]{12}", re.IGNORECASE)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +40,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("release", help="lift a hold or an open breaker")
     p.add_argument("--stack", help="only this root stack")
     p.set_defaults(func=release)
+
+    p = sub.add_parser("scale", help="grow or shrink a scaling group")
+    p.add_argument("--stack", required=True, help="root stack id")
+    p.add_argument("--group", required=True,
+                   help="the group's nested stack id (the stack id in its "
+                        "units' keys), or its resource name in the root "
+                        "stack (then read from Heat)")
+    p.add_argument("--by", type=int, required=True,
+                   help="members to add (negative: to remove)")
+    p.set_defaults(func=scale)
 
 
 def ledger_at_head(conf: cfg.ConfigOpts) -> Ledger:
@@ -81,10 +97,14 @@ def status(conf, args) -> int:
                    now - u.last_healed_at < cooldown]
         holds = [(h.scope, h.kind, when(h.since), h.reason)
                  for h in tx.holds()]
+        scales = [(s.group_key, f"{s.delta:+d}", s.state,
+                   s.wait_reason or "", s.batch_id or "", s.source,
+                   when(s.created_at)) for s in tx.open_scales()]
         counters = tx.counters()
     if args.json:
         dump({"in_flight": flight, "batches": batches, "held": held,
-              "cooldown": cooling, "holds": holds, "counters": counters})
+              "cooldown": cooling, "holds": holds, "scales": scales,
+              "counters": counters})
         return 0
     sections = (
         ("Holds and circuit breakers", ("scope", "kind", "since", "reason"),
@@ -92,6 +112,8 @@ def status(conf, args) -> int:
         ("Open stack operations", ("operation", "root stack", "state",
                                    "attempt", "units", "waiting",
                                    "next try", "since"), batches),
+        ("Scale requests", ("group", "by", "state", "waiting", "operation",
+                            "source", "since"), scales),
         ("Units in flight", ("unit", "state", "waiting", "batch", "since"),
          flight),
         ("Held units", ("unit", "reason", "until", "detail"), held),
@@ -114,6 +136,35 @@ def hold(conf, args) -> int:
                           args.stack, "cli")
     print(f"held {scope}: {args.reason}")
     return 0
+
+
+def scale(conf, args) -> int:
+    from vitrage_selfheal.opts import policy_from
+
+    if args.by == 0:
+        print("vitrage-selfheal: --by must not be 0", file=sys.stderr)
+        return 2
+    group = _group(conf, args.stack, args.group)
+    decisions = operator.scale(ledger_at_head(conf), time.time(),
+                               policy_from(conf), group, args.by, "cli")
+    for decision in decisions:
+        print(f"{decision.reason.value}: {decision.detail}")
+    return 0 if all(d.action is not Action.REJECT for d in decisions) else 1
+
+
+def _group(conf, root: str, group: str) -> GroupRef:
+    if _UUID.fullmatch(group):
+        return GroupRef(root_stack_id=root, group_stack_id=group)
+    from vitrage_selfheal import clients
+
+    resource = clients.connection(conf).orchestration.get_resource(
+        root, group)
+    nested = resource.physical_resource_id
+    if not nested:
+        raise cfg.Error(f"resource {group!r} of stack {root} has no "
+                        f"nested stack: is it a scaling group?")
+    return GroupRef(root_stack_id=root, group_stack_id=nested,
+                    parent_stack_id=root, resource_name=group)
 
 
 def release(conf, args) -> int:

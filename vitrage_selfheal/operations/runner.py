@@ -228,8 +228,10 @@ class Runner:
             return [], None
         batch = tx.batch(batch.id)
         tx.add_attempt(batch, now)
+        # No keys would read every unit: a scale may have none.
+        keys = [i.unit_key for i in intents]
         units = tuple(unit_record(r).as_unit()
-                      for r in tx.units(*[i.unit_key for i in intents]))
+                      for r in tx.units(*keys)) if keys else ()
         return decisions, _Start(batch.id, batch.root_stack_id,
                                  execution_id, batch.attempt, units,
                                  batch.reason, plan)
