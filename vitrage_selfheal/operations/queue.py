@@ -131,7 +131,11 @@ class Queue:
                            "the group's max_in_flight units are in the "
                            "stack's next operation; these go after it")
         if scale is not None and plan is not None:
-            if plan.method is ScaleMethod.SIGNAL:
+            if plan.method is ScaleMethod.SIGNAL or \
+                    plan.target < plan.size_before:
+                # A scale-in marks only its victims: Heat removes FAILED
+                # members first (the oldest of them), so another marked
+                # unit could be removed in a victim's place.
                 chosen = [i for i in chosen if i.unit_key in plan.victims]
             return self._operation(tx, root_stack_id, chosen, now,
                                    decisions, (scale, plan))

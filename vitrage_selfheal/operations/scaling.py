@@ -8,10 +8,13 @@ Rules (each a test in tests/unit/test_scaling.py):
   marked, so Heat's removal (FAILED members first) takes them, and they
   are REMOVED_BY_SCALE_IN instead of healed; a unit whose heal is running
   is never in a scale, since nothing else runs on the stack;
-- with the CAPACITY method a scale and the stack's queued heals are one
-  stack update (marked units replaced, capacity changed); with SIGNAL,
-  Heat runs the resize itself and a heal cannot ride along: queued heals
-  go first and the scale waits for them (STACK_BUSY).
+- with the CAPACITY method a scale-out and the stack's queued heals are
+  one stack update (marked units replaced, capacity changed); a scale-in
+  marks only its victims (Heat removes the oldest FAILED member first, so
+  another marked unit could go in a victim's place): the other heals go
+  in the next operation; with SIGNAL, Heat runs the resize itself and a
+  heal cannot ride along: queued heals go first and the scale waits for
+  them (STACK_BUSY).
 """
 
 from __future__ import annotations

@@ -18,9 +18,21 @@ from typing import Any, Optional
 
 import yaml
 
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.model import (
+    GroupInfo,
+    GroupRef,
+    ScaleMethod,
+    ScalePlan,
+    ScaleRequest,
+    Unit,
+)
 from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
-from vitrage_selfheal.simulate.scenario import Event, Scenario, ScenarioError
+from vitrage_selfheal.simulate.scenario import (
+    Event,
+    GroupSpec,
+    Scenario,
+    ScenarioError,
+)
 
 ZONE = "nova"
 
@@ -41,6 +53,8 @@ class _Unit:
     state: str
     generation: int = 0
     state_reason: str = ""
+    # Scenario members are older than anything a scale-out creates.
+    born: float = 0.0
 
     def as_unit(self, group_size: int) -> Unit:
         return Unit(root_stack_id=self.root, stack_id=self.group_stack,
@@ -69,6 +83,7 @@ class SimulatedCloud:
         self.down_hosts: set[str] = set()
         self._sizes: collections.Counter = collections.Counter()
         self._sizes_of: Optional[int] = None
+        self._serial = 0
         for stack in scenario.stacks:
             for group in stack.groups:
                 for u in group.units:
@@ -273,6 +288,11 @@ class SimulatedCloud:
     def _on_heal_fails(self, stack: Any, engine: Any) -> None:
         self.failing.add(str(stack))
 
+    def _on_scale(self, arg: Any, engine: Any) -> None:
+        # The healer takes it (the runner's loop); checked here so a bad
+        # event is a ScenarioError wherever it is applied.
+        self.scale_request(arg)
+
     # -- Heat replacing units ----------------------------------------------
     def replace(self, units: list[Unit], engine: Any) -> list[str]:
         """A successful heal: each unit gets a new server, nothing else."""
@@ -305,10 +325,107 @@ class SimulatedCloud:
                         DatasourceAction.SNAPSHOT)
         return replaced
 
-    def _healthy_host(self, sim: _Unit) -> str:
+    # -- Heat resizing groups ------------------------------------------------
+    def group_info(self, ref: GroupRef) -> Optional[GroupInfo]:
+        """GroupReader: a simulated group resizes by its capacity."""
+        spec = self._group_spec(ref.key)
+        if spec is None:
+            return None
+        return GroupInfo(size=self.group_size(ref.key),
+                         min_size=spec.min_size, max_size=spec.max_size,
+                         method=ScaleMethod.CAPACITY,
+                         capacity_parameter="size",
+                         parent_stack_id=ref.root_stack_id,
+                         resource_name=spec.name)
+
+    def _group_spec(self, group_stack: str) -> Optional[GroupSpec]:
+        return next((g for s in self.scenario.stacks for g in s.groups
+                     if g.stack_id == group_stack), None)
+
+    def scale_request(self, arg: Any) -> ScaleRequest:
+        if not isinstance(arg, dict) or self._group_spec(
+                str(arg.get("group"))) is None or not isinstance(
+                    arg.get("by"), int) or isinstance(arg.get("by"), bool):
+            raise ScenarioError(f"scale needs a known group (its stack_id) "
+                                f"and an integer 'by': {arg!r}")
+        root = next(s.id for s in self.scenario.stacks for g in s.groups
+                    if g.stack_id == arg["group"])
+        return ScaleRequest(group=GroupRef(root, str(arg["group"])),
+                            delta=arg["by"], source="operator", manual=True,
+                            detail="scenario")
+
+    def plan_members(self, plan: ScalePlan) -> tuple[list[str], list[str]]:
+        """What Heat would add and remove for `plan`: victims first, then
+        the oldest; new members named as Heat names them (unique)."""
+        group = plan.group.key
+        members = sorted((u for u in self.units.values()
+                          if u.group_stack == group),
+                         key=lambda u: (u.as_unit(0).key not in plan.victims,
+                                        u.born))
+        size = len(members)
+        removed = [u.as_unit(0).key for u in members[:max(
+            0, size - plan.target)]]
+        added = []
+        for _ in range(max(0, plan.target - size)):
+            self._serial += 1
+            added.append(f"{group}/scaled-{self._serial}")
+        return added, removed
+
+    def resize(self, added: list[str], removed: list[str],
+               engine: Any) -> list[str]:
+        """A successful scale: members removed (their servers deleted) and
+        added (a new server each), the group's size changed."""
+        from vitrage.common.constants import DatasourceAction
+        lines, gone = [], []
+        for key in removed:
+            sim = self.units.pop(key, None)
+            if sim is None:
+                continue
+            for server in sim.servers:
+                spec = self.instances.pop(server, None)
+                if spec is not None:
+                    self._delete_notification(server, spec, engine)
+            gone.append(sim)
+            lines.append(f"removed {key}")
+        fresh = []
+        for key in added:
+            group, name = key.split("/", 1)
+            spec = self._group_spec(group)
+            root = next(s.id for s in self.scenario.stacks
+                        if spec in s.groups)
+            server = f"srv-{name}"
+            self.instances[server] = dict(host=self._healthy_host(None),
+                                          status="ACTIVE", name=server)
+            sim = _Unit(root, group, spec.name, name, [server],
+                        "CREATE_COMPLETE", born=self.clock.now())
+            self.units[key] = sim
+            fresh.append(sim)
+            lines.append(f"added {key} ({server})")
+        if fresh:
+            engine.snapshot("nova.instance",
+                            [self.instance_entity(s) for u in fresh
+                             for s in u.servers], DatasourceAction.SNAPSHOT)
+        if fresh or gone:
+            # Every member of a resized group: the size changed for all.
+            groups = {u.group_stack for u in fresh + gone}
+            engine.snapshot(HEAT_UNIT_DATASOURCE,
+                            [self.unit_event(u) for _, u in
+                             sorted(self.units.items())
+                             if u.group_stack in groups],
+                            DatasourceAction.SNAPSHOT)
+        if gone:
+            from vitrage_selfheal.datasources.heat.unit.driver import (
+                deletion_event,
+            )
+            engine.snapshot(HEAT_UNIT_DATASOURCE,
+                            [deletion_event(self.unit_event(u))
+                             for u in gone], DatasourceAction.SNAPSHOT)
+        return lines
+
+    def _healthy_host(self, sim: Optional[_Unit]) -> str:
         down = self.down_hosts
         current = [self.instances[s]["host"] for s in sim.servers
-                   if s in self.instances]
+                   if s in self.instances] if sim is not None else []
         for host in current + list(self.scenario.hosts):
             if host not in down:
                 return host

@@ -23,7 +23,7 @@ from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.model import ScalePlan, Unit
 from vitrage_selfheal.simulate.cloud import SimulatedCloud
 from vitrage_selfheal.simulate.report import Report
 from vitrage_selfheal.simulate.scenario import Scenario, ScenarioError
@@ -40,6 +40,16 @@ class _Run:
     started: float
     outcome: ExecState
     state: ExecState = ExecState.RUNNING
+    scale: Optional[ScalePlan] = None
+    # A scale's members as Heat changes them, fixed when it succeeds.
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def healed(self) -> list[Unit]:
+        """The units replaced (a scale-in's victims are removed instead)."""
+        victims = self.scale.victims if self.scale else ()
+        return [u for u in self.units if u.key not in victims]
 
 
 class RecordingExecutor:
@@ -53,14 +63,16 @@ class RecordingExecutor:
         self.finished: list[_Run] = []
 
     def start(self, execution_id: str, root_stack_id: str,
-              units: Sequence[Unit], reason: str) -> Execution:
+              units: Sequence[Unit], reason: str,
+              scale: Optional[ScalePlan] = None) -> Execution:
         run = self.runs.get(execution_id)
         if run is None:
             fails = root_stack_id in self.cloud.failing
             self.cloud.failing.discard(root_stack_id)
             run = _Run(execution_id, root_stack_id, tuple(units),
                        self.clock.now(),
-                       ExecState.ERROR if fails else ExecState.SUCCESS)
+                       ExecState.ERROR if fails else ExecState.SUCCESS,
+                       scale=scale)
             self.runs[execution_id] = run
             self.cloud.stack_status[root_stack_id] = "UPDATE_IN_PROGRESS"
             self.report.execution(self.clock.now(), "start", run.root,
@@ -92,11 +104,22 @@ class RecordingExecutor:
                                   "success" if ok else "error", run.root,
                                   [u.key for u in run.units])
             if ok:
+                if run.scale is not None:
+                    added, removed = self.cloud.plan_members(run.scale)
+                    run.added, run.removed = tuple(added), tuple(removed)
                 self.finished.append(run)
-        output = ({} if run.state is not ExecState.ERROR else
-                  {"failure": {"step": "update_stack",
-                               "stack_status": "UPDATE_FAILED",
-                               "message": "failure injected by scenario"}})
+        output: dict = {}
+        if run.state is ExecState.ERROR:
+            output = {"failure": {"step": "update_stack",
+                                  "stack_status": "UPDATE_FAILED",
+                                  "message": "failure injected by scenario"}}
+        elif run.state is ExecState.SUCCESS and run.scale is not None:
+            output = {"result": {
+                "size_after": run.scale.target,
+                "added": [{"stack_id": k.split("/", 1)[0],
+                           "resource_name": k.split("/", 1)[1],
+                           "physical_id": None} for k in run.added],
+                "removed": list(run.removed)}}
         return Execution(run.id, run.state, output)
 
     def take_finished(self) -> list[_Run]:
@@ -137,6 +160,7 @@ def run(scenario: Scenario, template_paths: Sequence[str],
     locks = Locks(f"file://{workdir}/locks", "simulate")
     healer = Healer(ledger, locks, executor, cloud.status,
                     policy_of(scenario), clock, replica="simulate",
+                    groups=cloud.group_info,
                     observer=lambda d: report.decision(clock.now(), d))
     sink = _ReportingSink(healer)
     engine = EmbeddedEngine(
@@ -174,11 +198,16 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
             event = pending.pop(0)
             report.event(clock.now(), event.describe())
             cloud.apply(event, engine)
+            if event.kind == "scale":
+                healer.scale(cloud.scale_request(event.arg))
             watcher.collect()
         healer.tick()
         for finished in executor.take_finished():
-            for line in cloud.replace(list(finished.units), engine):
+            for line in cloud.replace(finished.healed, engine):
                 report.note(clock.now(), f"Heat replaced {line}")
+            for line in cloud.resize(list(finished.added),
+                                     list(finished.removed), engine):
+                report.note(clock.now(), f"Heat {line}")
             watcher.collect()
         elapsed += STEP
         clock.advance(STEP)

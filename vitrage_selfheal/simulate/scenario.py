@@ -23,6 +23,8 @@ EVENT_KINDS = {
     "switch_up": "switch id: the switch is back",
     "stack_status": "{stack, status}: e.g. a scaling action running",
     "heal_fails": "stack id: the next heal execution of it fails",
+    "scale": "{stack, group, by}: an operator's `vitrage-selfheal scale` "
+             "(group: the group's stack_id)",
 }
 
 
@@ -42,6 +44,9 @@ class GroupSpec:
     name: str
     stack_id: str
     units: tuple[UnitSpec, ...]
+    # The AutoScalingGroup's own bounds, as Heat would report them.
+    min_size: int = 0
+    max_size: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,8 +175,15 @@ def _stack(doc: Any, where: str, instances: set[str]) -> StackSpec:
                                         f"topology.instances")
             units.append(UnitSpec(_required(ud, "name", uw), servers,
                                   str(ud.get("state", "CREATE_COMPLETE"))))
+        min_size = int(_number(gd.get("min_size", 0), f"{gw}.min_size"))
+        max_size = (None if gd.get("max_size") is None else
+                    int(_number(gd["max_size"], f"{gw}.max_size")))
+        if max_size is not None and max_size < min_size:
+            raise ScenarioError(f"{gw}.max_size: {max_size} is below "
+                                f"min_size {min_size}")
         groups.append(GroupSpec(_required(gd, "name", gw),
-                                _required(gd, "stack_id", gw), tuple(units)))
+                                _required(gd, "stack_id", gw), tuple(units),
+                                min_size, max_size))
     return StackSpec(id=_required(d, "id", where),
                      name=str(d.get("name", d.get("id"))),
                      groups=tuple(groups),

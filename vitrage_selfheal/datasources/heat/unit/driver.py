@@ -340,7 +340,8 @@ class HeatUnitDriver(DriverBase):
         new = {unit_id(e): e for e in walk.units}
         events = [dict(e) for uid, e in new.items()
                   if not only_changed or old.get(uid) != e]
-        events += [_deletion(e) for uid, e in old.items() if uid not in new]
+        events += [deletion_event(e) for uid, e in old.items()
+                   if uid not in new]
         self._forget_stacks(root_id)
         self._units[root_id] = {uid: dict(e) for uid, e in new.items()}
         self._projects[root_id] = root["project_id"]
@@ -368,7 +369,7 @@ class HeatUnitDriver(DriverBase):
         old = self._units.pop(root_id, {})
         self._projects.pop(root_id, None)
         self._forget_stacks(root_id)
-        return [_deletion(e) for e in old.values()]
+        return [deletion_event(e) for e in old.values()]
 
     def _forget_stacks(self, root_id: str) -> None:
         for sid in [s for s, r in self._roots.items() if r == root_id]:
@@ -435,7 +436,7 @@ class HeatUnitDriver(DriverBase):
         }
 
 
-def _deletion(event: dict) -> dict:
+def deletion_event(event: dict) -> dict:
     deleted = dict(event)
     deleted[DSProps.EVENT_TYPE] = GraphAction.DELETE_ENTITY
     return deleted
