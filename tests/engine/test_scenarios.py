@@ -118,7 +118,8 @@ def test_small_groups_heal_with_the_default_policy(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["host_down_two_stacks", "storm",
-                                  "root_cause_blip", "small_groups"])
+                                  "root_cause_blip", "small_groups",
+                                  "scale_in_unhealthy"])
 def test_results_identical_for_any_hash_seed(name):
     outputs = {}
     for seed in ("0", "1", "2", "random"):
@@ -142,3 +143,62 @@ def test_bad_scenario_names_the_field(tmp_path):
     with pytest.raises(scenario.ScenarioError,
                        match=r"topology.instances\[0\].host"):
         scenario.load(bad)
+
+
+# -- scaling on the same queue (issue: auto-scaling that never fights
+# healing) ------------------------------------------------------------------
+
+def executions_in_order(report) -> list[tuple[float, str]]:
+    return [(e["t"], e["change"]) for e in report.entries
+            if e["kind"] == "execution"]
+
+
+def never_two_at_once(report) -> None:
+    running = 0
+    for _, change in executions_in_order(report):
+        running += 1 if change == "start" else -1
+        assert running <= 1, "two operations on one stack at once"
+
+
+def test_heal_during_a_scale_waits_then_runs_and_grace_holds(tmp_path):
+    report = simulate("heal_during_scale", tmp_path)
+    heals = report.heals()
+    assert [h.get("scale") for h in heals if "scale" in h] == [
+        "group-a 3->4"]
+    assert sorted(h["units"] for h in heals if "scale" not in h) == [
+        ["group-a/scaled-1"], ["group-a/u-1"]]
+    never_two_at_once(report)
+    assert "STACK_BUSY" in reasons(report, "group-a/u-1")
+    # The unit the scale-out created: held while booting, healed after.
+    assert reasons(report, "group-a/scaled-1")[:1] == ["UNIT_GRACE"]
+    assert "FIRST_HEAL" in reasons(report, "group-a/scaled-1")
+
+
+def test_heal_and_scale_within_a_second_are_one_operation(tmp_path):
+    report = simulate("scale_and_heal_merged", tmp_path)
+    assert report.heals() == [{"stack": "stack-a", "units": ["group-a/u-0"],
+                               "state": "SUCCESS",
+                               "scale": "group-a 3->4"}]
+    assert "SCALE_SUCCEEDED" in reasons(report)
+    assert "EXECUTION_SUCCEEDED" in reasons(report, "group-a/u-0")
+
+
+def test_scale_in_removes_the_unhealthy_unit_instead_of_healing_it(
+        tmp_path):
+    report = simulate("scale_in_unhealthy", tmp_path)
+    assert report.heals() == [{"stack": "stack-a", "units": ["group-a/u-2"],
+                               "state": "SUCCESS",
+                               "scale": "group-a 3->2",
+                               "removes": ["group-a/u-2"]}]
+    assert "REMOVED_BY_SCALE_IN" in reasons(report, "group-a/u-2")
+    assert "EXECUTION_SUCCEEDED" not in reasons(report, "group-a/u-2")
+    assert "AT_MIN" in reasons(report)
+
+
+def test_load_votes_of_two_units_scale_out_once(tmp_path):
+    report = simulate("scale_votes", tmp_path)
+    assert report.heals() == [{"stack": "stack-a", "units": [],
+                               "state": "SUCCESS",
+                               "scale": "group-a 2->3"}]
+    assert reasons(report).count("SCALE_MERGED") == 1
+    assert "AT_MAX" in reasons(report)

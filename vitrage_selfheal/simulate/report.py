@@ -42,9 +42,8 @@ class Report:
 
     def finish(self, runs: Iterable[Any]) -> None:
         self.executions = sorted(
-            ({"stack": r.root, "units": sorted(u.key for u in r.units),
-              "state": r.state.value} for r in runs),
-            key=lambda e: (e["stack"], e["units"]))
+            (_execution(r) for r in runs),
+            key=lambda e: (e["stack"], e["units"], e.get("scale", "")))
 
     # -- views -------------------------------------------------------------
     def decisions(self, reason: str | None = None) -> list[dict[str, Any]]:
@@ -81,6 +80,17 @@ class Report:
                       f"-> {ex['state']}\n")
         out.write("decisions: " + ", ".join(
             f"{k}={v}" for k, v in s["decisions"].items()) + "\n")
+
+
+def _execution(run: Any) -> dict[str, Any]:
+    done = {"stack": run.root, "units": sorted(u.key for u in run.units),
+            "state": run.state.value}
+    plan = getattr(run, "scale", None)
+    if plan is not None:
+        done["scale"] = f"{plan.group.key} {plan.size_before}->{plan.target}"
+        if plan.victims:
+            done["removes"] = sorted(plan.victims)
+    return done
 
 
 def _line(e: dict[str, Any]) -> str:
