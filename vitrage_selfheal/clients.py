@@ -14,6 +14,7 @@ import requests
 from oslo_config import cfg
 
 from vitrage_selfheal.dispatch.mistral import MistralDispatcher
+from vitrage_selfheal.dispatch.trusts import TrustSessions
 from vitrage_selfheal.opts import workflow_input
 
 LOG = logging.getLogger(__name__)
@@ -55,4 +56,17 @@ def mistral_dispatcher(conf: cfg.ConfigOpts,
     return MistralDispatcher(session, endpoint,
                              workflow_name=conf.mistral.workflow,
                              timeout=conf.mistral.timeout,
-                             workflow_input=workflow_input(conf))
+                             workflow_input=workflow_input(conf),
+                             trusts=trust_sessions(conn))
+
+
+def trust_sessions(conn: Optional[Any]) -> Optional[TrustSessions]:
+    """Trust-scoped sessions as our service user, if its credentials are
+    a password auth (a trust cannot be used with anything else)."""
+    if conn is None:
+        return None
+    try:
+        return TrustSessions.from_connection(conn)
+    except ValueError as exc:
+        LOG.warning("stack trusts cannot be used: %s", exc)
+        return None

@@ -148,6 +148,10 @@ class Reason(str, enum.Enum):
     SCALE_UNSUPPORTED = "SCALE_UNSUPPORTED"  # no way to resize this group
     GROUP_UNREADABLE = "GROUP_UNREADABLE"  # Heat's view of it unknown
     SCALE_SUCCEEDED = "SCALE_SUCCEEDED"
+    # Keystone refused the stack's trust (revoked, expired, deleted): its
+    # operations wait for `vitrage-selfheal trust create --stack`.
+    TRUST_INVALID = "TRUST_INVALID"
+    TRUST_CREATED = "TRUST_CREATED"
     # A scale-in took this unhealthy unit out instead of replacing it.
     REMOVED_BY_SCALE_IN = "REMOVED_BY_SCALE_IN"
     # Created or replaced less than unit_grace ago: still warming up.
@@ -277,6 +281,8 @@ class BatchState:
 class HoldKind:
     OPERATOR = "operator"
     BREAKER = "breaker"
+    # The stack's trust was refused by Keystone: a new trust lifts it.
+    TRUST = "trust"
 
 
 # -- read-only records of history, what the decide stages see ---------------

@@ -1,5 +1,5 @@
-"""The operator's kill switches (`hold`, `release`, global or per stack)
-and manual scaling (`scale`).
+"""The operator's kill switches (`hold`, `release`, global or per stack),
+manual scaling (`scale`) and the stacks' trusts (`trust_stored`).
 
 Plain functions over the ledger so the CLI needs no Mistral or Heat.
 """
@@ -67,3 +67,30 @@ def scale(ledger: Ledger, now: float, policy: Policy, group: GroupRef,
             tx.record(decision, now, "operator", replica=replica)
             tx.count(f"decisions.{decision.reason.value}")
     return decisions
+
+
+def trust_stored(ledger: Ledger, now: float, root_stack_id: str,
+                 trust_id: str, trustor_user_id: str, project_id: str,
+                 replica: str = "") -> int:
+    """Keep the stack's new trust (its id only) and lift a TRUST_INVALID
+    hold: the held units are reconsidered, a waiting operation starts."""
+    with ledger.transaction() as tx:
+        tx.set_trust(root_stack_id, trust_id, trustor_user_id, project_id,
+                     now)
+        lifted = tx.remove_holds(stack_scope(root_stack_id), HoldKind.TRUST)
+        detail = f"trust {trust_id} of user {trustor_user_id} (project " \
+                 f"{project_id})"
+        if lifted:
+            detail += "; TRUST_INVALID hold lifted"
+        tx.record(Decision(Action.CLEAR, Reason.TRUST_CREATED, detail,
+                           root_stack_id=root_stack_id),
+                  now, "operator", replica=replica)
+    return lifted
+
+
+def trust_dropped(ledger: Ledger, root_stack_id: str) -> Optional[str]:
+    """Forget the stack's trust (its id, if it had one): its operations
+    run as our service user again."""
+    with ledger.transaction() as tx:
+        row = tx.drop_trust(root_stack_id)
+        return row.trust_id if row is not None else None

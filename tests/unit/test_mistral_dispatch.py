@@ -421,3 +421,42 @@ def test_refused_start_is_a_refusal(fake):
                               timeout=5)
         with pytest.raises(DispatchRefused, match="Workflow not found"):
             d.start(_exec_id(), ROOT, UNITS, "r")
+
+
+class _Trusts:
+    """TrustSessions' interface: a session per trust, or TrustInvalid."""
+
+    def __init__(self, session) -> None:
+        self.asked: list[str] = []
+        self._session = session
+
+    def session(self, trust_id: str):
+        from vitrage_selfheal.dispatch.trusts import TrustInvalid
+
+        self.asked.append(trust_id)
+        if trust_id == "revoked":
+            raise TrustInvalid("Keystone refused trust revoked: "
+                               "Unauthorized")
+        return self._session
+
+
+def test_a_start_under_a_trust_uses_the_trust_session(fake):
+    from vitrage_selfheal.dispatch.trusts import TrustInvalid
+
+    with requests.Session() as ours, requests.Session() as owners:
+        owners.headers["X-Test-Session"] = "trust"
+        trusts = _Trusts(owners)
+        d = MistralDispatcher(ours, fake.endpoint, timeout=5, trusts=trusts)
+        d.start(_exec_id(), ROOT, UNITS, "x", trust_id="t-1")
+        assert trusts.asked == ["t-1"]
+        assert fake.requests[-1][2].get("X-Test-Session") == "trust"
+        # Reads are ours: the service user (admin) sees every project.
+        d.get(_exec_id())
+        assert fake.requests[-1][2].get("X-Test-Session") is None
+        before = len(fake.requests)
+        with pytest.raises(TrustInvalid):
+            d.start(_exec_id(2), ROOT, UNITS, "x", trust_id="revoked")
+        assert len(fake.requests) == before      # nothing was sent
+    without = MistralDispatcher(requests.Session(), fake.endpoint)
+    with pytest.raises(TrustInvalid, match="no password credentials"):
+        without.start(_exec_id(3), ROOT, UNITS, "x", trust_id="t-1")

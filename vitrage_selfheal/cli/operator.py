@@ -51,6 +51,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="members to add (negative: to remove)")
     p.set_defaults(func=scale)
 
+    p = sub.add_parser("trust", help="run a stack's heals and scales as "
+                                     "its owner (Keystone trust)")
+    tsub = p.add_subparsers(dest="trust_command", metavar="ACTION")
+    tsub.required = True
+    t = tsub.add_parser("create", help="delegate, as the stack's owner")
+    t.add_argument("--stack", required=True, help="root stack id")
+    t.add_argument("--os-cloud", dest="owner_cloud",
+                   help="clouds.yaml entry of the owner (default: "
+                        "OS_CLOUD / OS_* of this shell)")
+    t.add_argument("--role", action="append", dest="roles",
+                   help="role to delegate (repeatable; default: the "
+                        "owner's roles on the project)")
+    t.set_defaults(func=trust_create)
+    t = tsub.add_parser("delete", help="forget the stack's trust")
+    t.add_argument("--stack", required=True)
+    t.set_defaults(func=trust_delete)
+
 
 def ledger_at_head(conf: cfg.ConfigOpts) -> Ledger:
     """The ledger as it is; raises migrate.SchemaNotCurrent unless at head.
@@ -97,6 +114,8 @@ def status(conf, args) -> int:
                    now - u.last_healed_at < cooldown]
         holds = [(h.scope, h.kind, when(h.since), h.reason)
                  for h in tx.holds()]
+        trusts = [(t.root_stack_id, t.trust_id, t.trustor_user_id,
+                   t.project_id, when(t.created_at)) for t in tx.trusts()]
         scales = [(s.group_key, f"{s.delta:+d}", s.state,
                    s.wait_reason or "", s.batch_id or "", s.source,
                    when(s.created_at)) for s in tx.open_scales()]
@@ -104,6 +123,7 @@ def status(conf, args) -> int:
     if args.json:
         dump({"in_flight": flight, "batches": batches, "held": held,
               "cooldown": cooling, "holds": holds, "scales": scales,
+              "trusts": trusts,
               "counters": counters})
         return 0
     sections = (
@@ -114,6 +134,8 @@ def status(conf, args) -> int:
                                    "next try", "since"), batches),
         ("Scale requests", ("group", "by", "state", "waiting", "operation",
                             "source", "since"), scales),
+        ("Trusts", ("root stack", "trust", "trustor", "project", "since"),
+         trusts),
         ("Units in flight", ("unit", "state", "waiting", "batch", "since"),
          flight),
         ("Held units", ("unit", "reason", "until", "detail"), held),
@@ -165,6 +187,39 @@ def _group(conf, root: str, group: str) -> GroupRef:
                         f"nested stack: is it a scaling group?")
     return GroupRef(root_stack_id=root, group_stack_id=nested,
                     parent_stack_id=root, resource_name=group)
+
+
+def trust_create(conf, args) -> int:
+    import openstack
+
+    from vitrage_selfheal import clients
+    from vitrage_selfheal.dispatch.trusts import create_trust
+
+    ledger = ledger_at_head(conf)
+    owner = openstack.connect(cloud=args.owner_cloud)
+    if owner.orchestration.find_stack(args.stack,
+                                      ignore_missing=True) is None:
+        print(f"vitrage-selfheal: stack {args.stack} is not visible to "
+              f"user {owner.current_user_id}: run this as its owner",
+              file=sys.stderr)
+        return 2
+    trustee = clients.connection(conf).current_user_id
+    trust = create_trust(owner, trustee, args.roles)
+    lifted = operator.trust_stored(ledger, time.time(), args.stack,
+                                   trust.id, owner.current_user_id,
+                                   owner.current_project_id, "cli")
+    print(f"trust {trust.id}: user {owner.current_user_id} delegates to "
+          f"{trustee} on project {owner.current_project_id}"
+          + ("; the stack's TRUST_INVALID hold is lifted" if lifted else ""))
+    return 0
+
+
+def trust_delete(conf, args) -> int:
+    dropped = operator.trust_dropped(ledger_at_head(conf), args.stack)
+    print(f"stack {args.stack}: trust {dropped} forgotten (revoke it in "
+          f"Keystone as its owner)" if dropped else
+          f"stack {args.stack} had no trust")
+    return 0
 
 
 def release(conf, args) -> int:

@@ -17,7 +17,9 @@ def when(epoch: Optional[float]) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-          out: TextIO = sys.stdout, max_width: int = 70) -> None:
+          out: Optional[TextIO] = None, max_width: int = 70) -> None:
+    # sys.stdout as it is now, not as it was at import (a redirect).
+    out = out or sys.stdout
     # The last column (a reason, a detail) is never cut: it is what the
     # operator came for, and nothing to its right needs aligning.
     last = len(headers) - 1
@@ -41,6 +43,7 @@ def _cell(value: Any, max_width: Optional[int]) -> str:
     return text[:max_width - 1] + "…"
 
 
-def dump(document: Any, out: TextIO = sys.stdout) -> None:
+def dump(document: Any, out: Optional[TextIO] = None) -> None:
+    out = out or sys.stdout
     json.dump(document, out, indent=2, sort_keys=True, default=str)
     print(file=out)

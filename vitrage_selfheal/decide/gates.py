@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown, UnitGrace
 from vitrage_selfheal.decide.flap import FlapDamping
-from vitrage_selfheal.decide.holds import CircuitBreaker, OperatorHold
+from vitrage_selfheal.decide.holds import (
+    CircuitBreaker,
+    OperatorHold,
+    TrustHold,
+)
 from vitrage_selfheal.decide.stack import RateLimit, StackSettled
 from vitrage_selfheal.decide.stage import Stage
 from vitrage_selfheal.decide.storm import StormGuard
@@ -13,11 +17,12 @@ from vitrage_selfheal.decide.suppress import RootCauseSuppression
 
 # A new alarm on a unit.
 ADMISSION: tuple[Stage, ...] = (
-    OperatorHold(), CircuitBreaker(), RootCauseSuppression(),
+    OperatorHold(), CircuitBreaker(), TrustHold(), RootCauseSuppression(),
     AlreadyHealing(), Cooldown(), UnitGrace(), FlapDamping(),
     StormGuard())
 
 # Every start of a stack operation: first the stack, then each unit in it.
 START_STACK: tuple[Stage, ...] = (
-    OperatorHold(), CircuitBreaker(), StackSettled(), RateLimit())
+    OperatorHold(), CircuitBreaker(), TrustHold(), StackSettled(),
+    RateLimit())
 START_UNIT: tuple[Stage, ...] = (RootCauseSuppression(), StormGuard())

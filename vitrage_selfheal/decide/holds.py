@@ -38,3 +38,17 @@ class CircuitBreaker:
                           f"circuit open: {hold.reason}; "
                           f"'vitrage-selfheal release --stack "
                           f"{ctx.root_stack_id}' closes it")
+
+
+class TrustHold:
+    """The stack's operations run under its owner's trust, which Keystone
+    refused: nothing starts on it until a new trust is created."""
+
+    def check(self, ctx: Context) -> Optional[Decision]:
+        hold = ctx.view.hold_for(ctx.root_stack_id)
+        if hold is None or hold.kind != HoldKind.TRUST:
+            return None
+        return ctx.decide(Action.HOLD, Reason.TRUST_INVALID,
+                          f"{hold.reason}; 'vitrage-selfheal trust create "
+                          f"--stack {ctx.root_stack_id}' (as the stack's "
+                          f"owner) releases it")

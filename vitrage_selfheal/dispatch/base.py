@@ -45,7 +45,12 @@ class DispatchRefused(DispatchError):
 class Dispatcher(Protocol):
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str) -> Execution:
-        """Start, or return the existing execution with this id."""
+        """Start, or return the existing execution with this id.
+
+        Two keywords are passed only when they apply, so an executor of
+        plain heals need not know them: `scale` (a ScalePlan: resize the
+        group, the units marked first) and `trust_id` (start it under the
+        stack owner's trust; TrustInvalid if Keystone refuses it)."""
 
     def get(self, execution_id: str) -> Execution: ...
 

@@ -29,6 +29,7 @@ from vitrage_selfheal.dispatch.base import (
     ExecState,
     Execution,
 )
+from vitrage_selfheal.dispatch.trusts import TrustInvalid, TrustSessions
 from vitrage_selfheal.model import ScalePlan, Unit
 
 DEFAULT_TIMEOUT = 10.0
@@ -73,12 +74,13 @@ class MistralDispatcher:
                  workflow_name: str = workflows.HEAL_WORKFLOW,
                  timeout: float = DEFAULT_TIMEOUT,
                  workflow_input: Optional[Mapping[str, Any]] = None,
-                 scale_workflow_name: str = workflows.SCALE_WORKFLOW
-                 ) -> None:
+                 scale_workflow_name: str = workflows.SCALE_WORKFLOW,
+                 trusts: Optional[TrustSessions] = None) -> None:
         self.session = session
         self.endpoint = endpoint.rstrip("/")
         self.workflow_name = workflow_name
         self.scale_workflow_name = scale_workflow_name
+        self.trusts = trusts
         self.timeout = timeout
         # Tunables of the workflow (poll_delay, max_polls, ...); the
         # workflow's own defaults apply to what is not given.
@@ -86,7 +88,8 @@ class MistralDispatcher:
 
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str,
-              scale: Optional[ScalePlan] = None) -> Execution:
+              scale: Optional[ScalePlan] = None,
+              trust_id: Optional[str] = None) -> Execution:
         wf_input = {**self.workflow_input, "root_stack_id": root_stack_id,
                     "units": [unit_input(u) for u in units],
                     "reason": reason}
@@ -97,9 +100,15 @@ class MistralDispatcher:
         body = {"id": execution_id, "workflow_name": workflow,
                 "description": description_for(root_stack_id),
                 "input": json.dumps(wf_input)}
-        answer = _request(self.session, "POST",
+        # Under the stack owner's trust when there is one: the execution's
+        # Heat calls then act as the owner. Reads and cancels stay ours.
+        session = self._session_for(trust_id)
+        answer = _request(session, "POST",
                           f"{self.endpoint}/executions", self.timeout,
                           json=body)
+        if trust_id is not None and answer.status_code == 401:
+            raise TrustInvalid(f"Mistral refused the token of trust "
+                               f"{trust_id}: {_describe(answer)}")
         if answer.status_code not in (200, 201):
             raise DispatchRefused(
                 f"Mistral refused to start {execution_id}: "
@@ -109,6 +118,15 @@ class MistralDispatcher:
                  f"start of {execution_id}")
         _check_same(doc, execution_id, workflow, root_stack_id, units)
         return _execution(doc, execution_id)
+
+    def _session_for(self, trust_id: Optional[str]) -> Any:
+        if trust_id is None:
+            return self.session
+        if self.trusts is None:
+            raise TrustInvalid(
+                f"the stack has trust {trust_id} but this service has no "
+                f"password credentials to use it with")
+        return self.trusts.session(trust_id)
 
     def get(self, execution_id: str) -> Execution:
         answer = _request(self.session, "GET",

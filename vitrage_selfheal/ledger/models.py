@@ -227,6 +227,21 @@ class HoldRow(Base):
     since: orm.Mapped[float] = orm.mapped_column(sa.Float)
 
 
+class TrustRow(Base):
+    """The Keystone trust a root stack's heals and scales run under: its
+    owner delegated to our service user once. Only ids: a trust is useless
+    without the trustee's own credentials, which never reach the ledger."""
+
+    __tablename__ = "trusts"
+
+    root_stack_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(limits.UNIT_ID), primary_key=True)
+    trust_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    trustor_user_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    project_id: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    created_at: orm.Mapped[float] = orm.mapped_column(sa.Float)
+
+
 class CounterRow(Base):
     __tablename__ = "counters"
 

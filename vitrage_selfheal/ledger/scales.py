@@ -1,5 +1,6 @@
-"""The scaling part of a ledger transaction: a group's scale requests.
-A mixin of LedgerTx, as batches.py is."""
+"""The scaling part of a ledger transaction: a group's scale requests,
+and the trusts stack operations run under. A mixin of LedgerTx, as
+batches.py is."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded
-from vitrage_selfheal.ledger.models import OPEN, ScaleRow, UnitRow
+from vitrage_selfheal.ledger.models import OPEN, ScaleRow, TrustRow, UnitRow
 from vitrage_selfheal.model import IntentState, ScaleRecord, ScaleRequest
 
 
@@ -66,6 +67,31 @@ class ScaleTx:
         if root_stack_id is not None:
             q = q.where(ScaleRow.root_stack_id == root_stack_id)
         return list(reversed(self.s.scalars(q.limit(limit)).all()))
+
+    # -- trusts (the owner's delegation for the stack's operations) ---------
+    def trust_for(self, root_stack_id: str) -> Optional[TrustRow]:
+        return self.s.get(TrustRow, root_stack_id)
+
+    def trusts(self) -> list[TrustRow]:
+        return list(self.s.scalars(sa.select(TrustRow).order_by(
+            TrustRow.root_stack_id)))
+
+    def set_trust(self, root_stack_id: str, trust_id: str, trustor: str,
+                  project_id: str, now: float) -> None:
+        row = self.s.get(TrustRow, root_stack_id)
+        if row is None:
+            self.s.add(TrustRow(root_stack_id=root_stack_id,
+                                trust_id=trust_id, trustor_user_id=trustor,
+                                project_id=project_id, created_at=now))
+            return
+        row.trust_id, row.trustor_user_id = trust_id, trustor
+        row.project_id, row.created_at = project_id, now
+
+    def drop_trust(self, root_stack_id: str) -> Optional[TrustRow]:
+        row = self.s.get(TrustRow, root_stack_id)
+        if row is not None:
+            self.s.delete(row)
+        return row
 
     def born(self, unit_key: str, now: float) -> None:
         row = self.s.get(UnitRow, unit_key)

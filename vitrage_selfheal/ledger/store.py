@@ -356,10 +356,12 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
         else:
             row.reason = reason
 
-    def remove_holds(self, scope: str) -> int:
+    def remove_holds(self, scope: str, kind: Optional[str] = None) -> int:
         self._hold_cache.clear()
-        rows = list(self.s.scalars(sa.select(HoldRow).where(
-            HoldRow.scope == scope)))
+        q = sa.select(HoldRow).where(HoldRow.scope == scope)
+        if kind is not None:
+            q = q.where(HoldRow.kind == kind)
+        rows = list(self.s.scalars(q))
         for row in rows:
             self.s.delete(row)
         return len(rows)

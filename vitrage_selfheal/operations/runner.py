@@ -25,6 +25,7 @@ from vitrage_selfheal.dispatch.base import (
     Execution,
 )
 from vitrage_selfheal.dispatch.execution_id import execution_id_for
+from vitrage_selfheal.dispatch.trusts import TrustInvalid
 from vitrage_selfheal.ledger.store import (
     AttemptOutcome,
     LedgerTx,
@@ -35,10 +36,12 @@ from vitrage_selfheal.model import (
     Action,
     BatchState,
     Decision,
+    HoldKind,
     IntentState,
     Reason,
     ScalePlan,
     Unit,
+    stack_scope,
 )
 from vitrage_selfheal.operations import outcome
 from vitrage_selfheal.operations.gate import Gate, StatusReader, read_status
@@ -76,6 +79,7 @@ class _Start:
     units: tuple[Unit, ...]
     reason: str
     scale: Optional[ScalePlan] = None
+    trust_id: Optional[str] = None
 
 
 class Runner:
@@ -129,12 +133,18 @@ class Runner:
             decisions, start = self._gate(tx, batch_id, now, stack_status)
         if start is None:
             return decisions
-        # Only a scale passes `scale`: a heal-only dispatcher keeps working.
-        extra = {"scale": start.scale} if start.scale is not None else {}
+        # Passed only when they apply: a heal-only dispatcher keeps working.
+        extra: dict = {}
+        if start.scale is not None:
+            extra["scale"] = start.scale
+        if start.trust_id is not None:
+            extra["trust_id"] = start.trust_id
         try:
             execution = self.dispatcher.start(
                 start.execution_id, start.root_stack_id, start.units,
                 start.reason, **extra)
+        except TrustInvalid as exc:
+            return decisions + self._trust_invalid(ledger, start, exc, now)
         except DispatchError as exc:
             return decisions + self._start_failed(ledger, start, exc, now)
         with ledger.transaction() as tx:
@@ -232,9 +242,34 @@ class Runner:
         keys = [i.unit_key for i in intents]
         units = tuple(unit_record(r).as_unit()
                       for r in tx.units(*keys)) if keys else ()
+        trust = tx.trust_for(batch.root_stack_id)
         return decisions, _Start(batch.id, batch.root_stack_id,
                                  execution_id, batch.attempt, units,
-                                 batch.reason, plan)
+                                 batch.reason, plan,
+                                 trust.trust_id if trust else None)
+
+    def _trust_invalid(self, ledger: Transactions, start: _Start,
+                       exc: TrustInvalid, now: float) -> list[Decision]:
+        """Not an attempt: nothing was started. The stack is held until
+        its owner creates a new trust; the operation waits for it."""
+        self.counters.inc("dispatch.trust_invalid")
+        LOG.error("stack %s: %s; its operations wait for a new trust",
+                  start.root_stack_id, exc)
+        with ledger.transaction() as tx:
+            batch = tx.batch(start.id)
+            if batch is None or batch.state != BatchState.INTENDED:
+                return []
+            batch.lease_owner, batch.lease_until = None, None
+            tx.finish_attempt(batch, AttemptOutcome.START_FAILED, now,
+                              str(exc))
+            tx.set_hold(stack_scope(start.root_stack_id), HoldKind.TRUST,
+                        str(exc), now)
+            batch.wait_reason = Reason.TRUST_INVALID.value
+            return [outcome.operation_decision(
+                batch, Action.HOLD, Reason.TRUST_INVALID,
+                f"{exc}: attempt {batch.attempt} not started; 'vitrage-"
+                f"selfheal trust create --stack {start.root_stack_id}' "
+                f"as the stack's owner releases it")]
 
     def _start_failed(self, ledger: Transactions, start: _Start,
                       exc: DispatchError, now: float) -> list[Decision]:
