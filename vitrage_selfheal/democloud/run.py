@@ -120,6 +120,9 @@ class CloudDemo:
         self.failures: list[str] = []
         self.timelines: list[Timeline] = []
         self.members: dict[str, Unit] = {}
+        # Units 0-2 take faults 1-3; unit 3 dies in act 4, after which the
+        # group has grown by one.
+        self.size = 4
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -198,13 +201,14 @@ class CloudDemo:
         stack = orch.create_stack(
             name=self.stack_name, template=(HERE / "cluster.yaml").read_text(),
             files={"unit.yaml": (HERE / "unit.yaml").read_text()},
-            parameters={"size": 3})
+            parameters={"size": self.size})
         self.stack_id = stack.id
         wait_for("CREATE_COMPLETE", lambda: self._status() == "CREATE_COMPLETE"
                  or self._failed_create())
         self.say(f"cluster {self.stack_name} CREATE_COMPLETE in "
                  f"{time.time() - started:.1f}s")
-        self.units = wait_for("3 units in Vitrage's graph", self._graph_units)
+        self.units = wait_for(f"{self.size} units in Vitrage's graph",
+                              self._graph_units)
         for key, servers in sorted(self.units.items()):
             self.say(f"  unit {key}: server {', '.join(servers)}")
 
@@ -233,7 +237,8 @@ class CloudDemo:
                         "vitrage_type": "nova.instance",
                         "vitrage_is_deleted": False})]
                 units[unit.key] = sorted(servers)
-        return units if len(units) == 3 and all(units.values()) else {}
+        return units if len(units) == self.size and all(units.values()) \
+            else {}
 
     def _physical_ids(self) -> dict[str, tuple]:
         return physical_ids(self.conn, (self.members[k] for k in self.units))
@@ -361,6 +366,79 @@ class CloudDemo:
         self.timelines.append(line)
         return line
 
+    def scale_fault(self, dying: str) -> Timeline:
+        """Act 4: the group is scaled out and a unit dies while Heat runs
+        the scale. Both settle, one operation after the other."""
+        from vitrage_selfheal.model import GroupRef, ScaleRequest
+
+        title = "scale-out, a unit dies during it"
+        before = self._physical_ids()
+        group = self.members[dying].stack_id
+        line = Timeline(title, time.time())
+        since = line.injected
+        # Aodh and Gnocchi are not in the local cloud yet: the operator's
+        # request stands for the load alarm; the same queue takes both.
+        self.say(f"FAULT: {title}: load rises, scale out by 1 "
+                 f"(vitrage-selfheal scale); then {dying}'s server goes "
+                 f"ERROR")
+        self.app.healer.scale(ScaleRequest(
+            group=GroupRef(self.stack_id, group), delta=1, source="demo",
+            manual=True, detail="load rises"))
+        wait_for("the scale dispatched", lambda: self.recorder.first(
+            since, Reason.BATCH_DISPATCHED))
+        wait_for("the stack updating", lambda: self._status() ==
+                 "UPDATE_IN_PROGRESS" or self.recorder.first(
+                     since, Reason.SCALE_SUCCEEDED), every=0.2)
+        server = self.units[dying][0]
+        self.conn.compute.reset_server_state(server, "error")
+        line.decided = wait_for("a FIRST_HEAL decision", lambda:
+                                self.recorder.first(since, Reason.FIRST_HEAL,
+                                                    dying), timeout=120)
+        line.detected = line.decided
+        scaled = wait_for("SCALE_SUCCEEDED", lambda: self.recorder.first(
+            since, Reason.SCALE_SUCCEEDED) or self._failure_since(since),
+            timeout=600)
+        healed = wait_for("the unit healed", lambda: self.recorder.first(
+            since, Reason.EXECUTION_SUCCEEDED, dying)
+            or self._failure_since(since), timeout=600)
+        line.completed = healed
+        with self.recorder.lock:
+            starts = sorted(at for at, d in self.recorder.decisions
+                            if at >= since and d.reason is
+                            Reason.BATCH_DISPATCHED and not d.unit_key)
+            heal_start = min((at for at, d in self.recorder.decisions
+                              if at >= since and d.unit_key == dying and
+                              d.reason is Reason.BATCH_DISPATCHED),
+                             default=None)
+            line.executions = len({d.batch_id for at, d in
+                                   self.recorder.decisions if at >= since
+                                   and d.reason is Reason.BATCH_DISPATCHED})
+        line.dispatched = heal_start
+        if heal_start is None or heal_start < scaled:
+            self.failures.append(f"{title}: the heal started before the "
+                                 f"scale settled")
+        if line.executions != 2 or len(starts) != 1:
+            self.failures.append(f"{title}: {line.executions} executions "
+                                 f"(expected a scale, then a heal)")
+        wait_for("UPDATE_COMPLETE", lambda: self._status() in (
+            "UPDATE_COMPLETE", "UPDATE_FAILED"))
+        after = self._physical_ids()
+        for key, (old, _status) in before.items():
+            new = after[key][0]
+            if key == dying and new == old:
+                self.failures.append(f"{title}: {key} was not replaced")
+            if key != dying and new != old:
+                self.failures.append(f"{title}: {key} was touched")
+        size = len(list(self.conn.orchestration.resources(group)))
+        if size != self.size + 1:
+            self.failures.append(f"{title}: group at {size}, expected "
+                                 f"{self.size + 1}")
+        self.say(f"scaled to {size} and healed {dying} in "
+                 f"{line.completed - line.injected:.1f}s, "
+                 f"{line.executions} operation(s), one after the other")
+        self.timelines.append(line)
+        return line
+
     # -- the whole demo ----------------------------------------------------
     def run(self) -> int:
         self.setup()
@@ -371,6 +449,7 @@ class CloudDemo:
             self.heal_fault("two units fail within the coalescing window",
                             keys[1:3])
             self.flapping_fault(keys[0])
+            self.scale_fault(keys[3])
         finally:
             self.service.stop()
             self.app.stop()
