@@ -11,44 +11,53 @@ from vitrage_selfheal.model import (
     Action,
     Decision,
     HoldKind,
+    HoldRecord,
     Reason,
 )
 
 
-class OperatorHold:
+class _HoldOfKind:
+    """A hold of one kind on the stack (or on all stacks) stops it."""
+
+    kind: str
+    reason: Reason
+
+    def check(self, ctx: Context) -> Optional[Decision]:
+        hold = ctx.view.hold_for(ctx.root_stack_id)
+        if hold is None or hold.kind != self.kind:
+            return None
+        return ctx.decide(Action.HOLD, self.reason, self.explain(hold, ctx))
+
+    def explain(self, hold: HoldRecord, ctx: Context) -> str:
+        raise NotImplementedError
+
+
+class OperatorHold(_HoldOfKind):
     """`vitrage-selfheal hold [--stack]`: the kill switch."""
 
-    def check(self, ctx: Context) -> Optional[Decision]:
-        hold = ctx.view.hold_for(ctx.root_stack_id)
-        if hold is None or hold.kind != HoldKind.OPERATOR:
-            return None
+    kind, reason = HoldKind.OPERATOR, Reason.HELD_BY_OPERATOR
+
+    def explain(self, hold: HoldRecord, ctx: Context) -> str:
         where = "all stacks" if hold.scope == GLOBAL_SCOPE else "this stack"
-        return ctx.decide(Action.HOLD, Reason.HELD_BY_OPERATOR,
-                          f"{where} held: {hold.reason}")
+        return f"{where} held: {hold.reason}"
 
 
-class CircuitBreaker:
+class CircuitBreaker(_HoldOfKind):
     """A stack whose operations kept failing is not touched until released."""
 
-    def check(self, ctx: Context) -> Optional[Decision]:
-        hold = ctx.view.hold_for(ctx.root_stack_id)
-        if hold is None or hold.kind != HoldKind.BREAKER:
-            return None
-        return ctx.decide(Action.HOLD, Reason.CIRCUIT_OPEN,
-                          f"circuit open: {hold.reason}; "
-                          f"'vitrage-selfheal release --stack "
-                          f"{ctx.root_stack_id}' closes it")
+    kind, reason = HoldKind.BREAKER, Reason.CIRCUIT_OPEN
+
+    def explain(self, hold: HoldRecord, ctx: Context) -> str:
+        return (f"circuit open: {hold.reason}; 'vitrage-selfheal release "
+                f"--stack {ctx.root_stack_id}' closes it")
 
 
-class TrustHold:
+class TrustHold(_HoldOfKind):
     """The stack's operations run under its owner's trust, which Keystone
     refused: nothing starts on it until a new trust is created."""
 
-    def check(self, ctx: Context) -> Optional[Decision]:
-        hold = ctx.view.hold_for(ctx.root_stack_id)
-        if hold is None or hold.kind != HoldKind.TRUST:
-            return None
-        return ctx.decide(Action.HOLD, Reason.TRUST_INVALID,
-                          f"{hold.reason}; 'vitrage-selfheal trust create "
-                          f"--stack {ctx.root_stack_id}' (as the stack's "
-                          f"owner) releases it")
+    kind, reason = HoldKind.TRUST, Reason.TRUST_INVALID
+
+    def explain(self, hold: HoldRecord, ctx: Context) -> str:
+        return (f"{hold.reason}; 'vitrage-selfheal trust create --stack "
+                f"{ctx.root_stack_id}' (as the stack's owner) releases it")
