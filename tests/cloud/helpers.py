@@ -64,8 +64,15 @@ class Cluster:
                     resource_name=name, physical_id=physical,
                     group=self.group_stack, group_size=len(members))
 
-    def delete(self) -> None:
+    def delete(self, timeout: float = 180) -> None:
+        """Deleted and gone: the project's instance quota (10) is shared
+        by every test's cluster, and the demo's."""
         self.conn.orchestration.delete_stack(self.id)
+        wait_for(f"stack {self.name} deleted", lambda: (
+            lambda s: s is None or s.status == "DELETE_COMPLETE")(
+                self.conn.orchestration.find_stack(self.id,
+                                                   ignore_missing=True)),
+            timeout=timeout, every=1)
 
 
 def finish(dispatcher: Any, execution_id: str,
