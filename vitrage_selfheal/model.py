@@ -369,9 +369,8 @@ class ScalePlan:
     size_before: int
     target: int
     capacity_parameter: Optional[str] = None
-    # SIGNAL: the policy to signal, and how many times.
+    # SIGNAL: the policy to signal (once: its own adjustment).
     policy: Optional[str] = None
-    signals: int = 0
     # Unhealthy units a scale-in takes out (marked, so Heat removes them
     # first); the operation's other units are healed in the same update.
     victims: tuple[str, ...] = ()
@@ -381,7 +380,7 @@ class ScalePlan:
                 "method": self.method.value,
                 "size_before": self.size_before, "target": self.target,
                 "capacity_parameter": self.capacity_parameter,
-                "policy": self.policy, "signals": self.signals,
+                "policy": self.policy,
                 "victims": list(self.victims)}
 
     @classmethod
@@ -392,5 +391,4 @@ class ScalePlan:
                    target=int(doc["target"]),
                    capacity_parameter=doc.get("capacity_parameter"),
                    policy=doc.get("policy"),
-                   signals=int(doc.get("signals") or 0),
                    victims=tuple(doc.get("victims") or ()))

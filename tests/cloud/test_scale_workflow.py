@@ -53,7 +53,7 @@ def plan_for(conn, cluster: Cluster, delta: int, victims=(),
                        info.parent_stack_id, info.resource_name),
         method=method, size_before=info.size, target=info.size + delta,
         capacity_parameter=info.capacity_parameter, policy=policy,
-        signals=1 if policy else 0, victims=tuple(victims))
+        victims=tuple(victims))
 
 
 def test_heat_tells_the_group_bounds_and_method(conn, cluster):

@@ -179,7 +179,7 @@ def _plan(row: ScaleRow, info: GroupInfo, target: int,
                       if i.unit_key.startswith(row.group_key + "/")),
                      key=lambda i: i.id)
         victims = tuple(i.unit_key for i in own[:info.size - target])
-    policy, signals = None, 0
+    policy = None
     if info.method is ScaleMethod.SIGNAL:
         up = target > info.size
         fitting = [(name, adj) for name, adj in info.policies
@@ -187,7 +187,6 @@ def _plan(row: ScaleRow, info: GroupInfo, target: int,
         if not fitting:
             return None
         policy, adjustment = min(fitting, key=lambda p: abs(p[1]))
-        signals = 1
         target = max(info.min_size, info.size + adjustment)
         if info.max_size is not None:
             target = min(target, info.max_size)
@@ -198,7 +197,7 @@ def _plan(row: ScaleRow, info: GroupInfo, target: int,
     return ScalePlan(group=ref, method=info.method,
                      size_before=info.size, target=target,
                      capacity_parameter=info.capacity_parameter,
-                     policy=policy, signals=signals, victims=victims)
+                     policy=policy, victims=victims)
 
 
 def attach(tx: LedgerTx, row: ScaleRow, plan: ScalePlan, batch_id: str,
