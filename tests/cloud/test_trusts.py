@@ -56,7 +56,9 @@ def run_until(healer, reason, seen=None, timeout=240):
 
 
 def test_heals_run_as_the_owner_and_a_revoked_trust_holds(
-        conn, owner, cluster, tmp_path, capsys):
+        conn, mistral, owner, cluster, tmp_path, capsys):
+    # `mistral`: the shipped workflows are installed (public: the
+    # executions run in the owner's project).
     assert "admin" not in [r for r in owner.session.auth.get_access(
         owner.session).role_names]
     url = f"sqlite:///{tmp_path}/ledger.db"

@@ -45,6 +45,7 @@ class FakeMistral:
         self.known_workflows = {workflows.HEAL_WORKFLOW,
                                 workflows.SCALE_WORKFLOW}
         self.requests: list[tuple[str, str, dict, bytes]] = []
+        self.queries: list[str] = []
         # path -> (status, raw body) served instead of the normal answer.
         self.forced: dict[str, tuple[int, bytes]] = {}
         self.lock = threading.Lock()
@@ -60,8 +61,10 @@ class FakeMistral:
 
     def handle(self, method: str, path: str, headers: dict,
                body: bytes) -> tuple[int, Any]:
+        path, _, query = path.partition("?")
         with self.lock:
             self.requests.append((method, path, headers, body))
+            self.queries.append(query)
             if path in self.forced:
                 return self.forced[path]
             if method == "POST" and path == "/v2/executions":
@@ -376,6 +379,8 @@ def test_install_creates_then_updates(fake):
         ("PUT", "/v2/workflows", "text/plain")] * 2
     assert fake.workflows[workflows.HEAL_WORKFLOW] == workflows.load(
         "heal_units")
+    # Public: executions under an owner's trust run in the owner's project.
+    assert set(fake.queries) == {"scope=public"}
 
 
 def test_install_refused_is_a_dispatch_error(fake):

@@ -25,6 +25,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     wsub = p.add_subparsers(dest="workflows_command", metavar="ACTION")
     wsub.required = True
     w = wsub.add_parser("install", help="create or update them in Mistral")
+    w.add_argument("--scope", choices=("public", "private"),
+                   default="public",
+                   help="public (default): visible to the stack owners' "
+                        "projects that trusted executions run in; private: "
+                        "only this project's (no trusts)")
     w.set_defaults(func=workflows_install)
     w = wsub.add_parser("show", help="print the shipped YAML")
     w.add_argument("name", nargs="?", default="heal_units")
@@ -111,9 +116,10 @@ def workflows_install(conf, args) -> int:
     from vitrage_selfheal.dispatch.mistral import install_workflows
 
     dispatcher = clients.mistral_dispatcher(conf)
-    names = install_workflows(dispatcher.session, dispatcher.endpoint)
+    names = install_workflows(dispatcher.session, dispatcher.endpoint,
+                              scope=args.scope)
     for name in names:
-        print(f"installed {name} into {dispatcher.endpoint}")
+        print(f"installed {name} ({args.scope}) into {dispatcher.endpoint}")
     return 0
 
 

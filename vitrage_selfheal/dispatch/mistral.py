@@ -158,9 +158,15 @@ class MistralDispatcher:
 
 
 def install_workflows(session: Any, endpoint: str,
-                      timeout: float = DEFAULT_TIMEOUT) -> list[str]:
-    """Create or update every shipped workflow; the names Mistral stored."""
-    url = f"{endpoint.rstrip('/')}/workflows"
+                      timeout: float = DEFAULT_TIMEOUT,
+                      scope: str = "public") -> list[str]:
+    """Create or update every shipped workflow; the names Mistral stored.
+
+    Public by default: an execution started under a stack owner's trust
+    runs in the owner's project, where a workflow private to the
+    installing (service) project is "not found".
+    """
+    url = f"{endpoint.rstrip('/')}/workflows?scope={scope}"
     installed = []
     for name in workflows.names():
         text = workflows.load(name)
