@@ -73,3 +73,20 @@ def heat_api():
     from heat.wsgi.api import application
 
     return application
+
+
+def gnocchi():
+    # prepare_service() parses sys.argv.
+    _argv("gnocchi-api", f"{ETC}/gnocchi/gnocchi.conf")
+    from gnocchi.cli import api
+    from gnocchi.rest import app
+
+    return app.load_app(api.prepare_service())
+
+
+def aodh():
+    # The packaged aodh.wsgi.api reads only /etc/aodh.
+    _argv("aodh-api")
+    from aodh.api import app
+
+    return app.build_wsgi_app(argv=["--config-file", f"{ETC}/aodh/aodh.conf"])
