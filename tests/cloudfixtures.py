@@ -78,3 +78,29 @@ def mistral(conn: Any) -> Any:
     install_workflows(conn.session, endpoint)
     return MistralDispatcher(conn.session, endpoint,
                              workflow_input=WORKFLOW_INPUT)
+
+
+METRICS_UNITS = ("gnocchi-api", "gnocchi-metricd", "aodh-api",
+                 "aodh-evaluator", "aodh-notifier")
+
+
+@pytest.fixture(scope="module")
+def metrics(devcloud: Path) -> Iterator[None]:
+    """Gnocchi and Aodh (optional devcloud units) up for the module's
+    tests; stopped after it if started here, to free their ~1 GB."""
+    status = subprocess.run([str(DEVCLOUD), "status"], capture_output=True,
+                            text=True, timeout=120).stdout
+    up = {line.split()[0] for line in status.splitlines()
+          if len(line.split()) > 1 and line.split()[1] == "up"}
+    started_here = not set(METRICS_UNITS) <= up
+    if started_here:
+        done = subprocess.run([str(DEVCLOUD), "start-service", "aodh-api"],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            pytest.fail("tools/devcloud start-service aodh-api failed:\n"
+                        + done.stdout[-4000:] + done.stderr[-4000:])
+    yield
+    if started_here:
+        for unit in METRICS_UNITS:
+            subprocess.run([str(DEVCLOUD), "stop-service", unit],
+                           capture_output=True, timeout=120)

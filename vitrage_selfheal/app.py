@@ -27,7 +27,7 @@ from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.spool import Spool
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.logs import mask_url
-from vitrage_selfheal.model import Decision, HealRequest, Reason
+from vitrage_selfheal.model import Decision, HealRequest, Reason, ScaleRequest
 from vitrage_selfheal.operations.gate import StatusReader
 from vitrage_selfheal.operations.scaling import GroupReader
 
@@ -128,6 +128,9 @@ class App:
     def reject(self, reason: Reason, detail: str, source: str,
                delivery: Optional[str] = None) -> Decision:
         return self.healer.reject(reason, detail, source, delivery)
+
+    def scale(self, request: ScaleRequest) -> list[Decision]:
+        return self.healer.scale(request)
 
     def spooling(self) -> RequestSink:
         """The sink for in-process receivers (Vitrage's notifier, the

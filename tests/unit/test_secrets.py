@@ -44,6 +44,7 @@ def credential_options() -> list[tuple[str, cfg.Opt]]:
 def test_every_credential_option_is_secret() -> None:
     words = ("url", "password", "secret", "credential", "token")
     public = {("mistral", "endpoint"), ("openstack", "heat_endpoint"),
+              ("selfheal_webhook", "public_url"),
               ("heat.unit", "heat_endpoint")}
     for group, opt in credential_options():
         if (group, opt.dest) in public:

@@ -11,7 +11,7 @@ from typing import Optional
 
 from oslo_config import cfg
 
-from vitrage_selfheal.cli import operator, service
+from vitrage_selfheal.cli import autoscale, operator, service
 from vitrage_selfheal.ledger.migrate import SchemaNotCurrent
 
 
@@ -27,6 +27,7 @@ def parser() -> argparse.ArgumentParser:
     sub.required = True
     operator.add_parsers(sub)
     service.add_parsers(sub)
+    autoscale.add_parsers(sub)
     return p
 
 

@@ -179,9 +179,13 @@ def _group(conf, root: str, group: str) -> GroupRef:
         return GroupRef(root_stack_id=root, group_stack_id=group)
     from vitrage_selfheal import clients
 
-    resource = clients.connection(conf).orchestration.get_resource(
-        root, group)
-    nested = resource.physical_resource_id
+    # openstacksdk's orchestration proxy lists a stack's resources; it has
+    # no call for one resource by name.
+    found = [r for r in clients.connection(conf).orchestration.resources(
+        root) if r.name == group]
+    if not found:
+        raise cfg.Error(f"stack {root} has no resource {group!r}")
+    nested = found[0].physical_resource_id
     if not nested:
         raise cfg.Error(f"resource {group!r} of stack {root} has no "
                         f"nested stack: is it a scaling group?")

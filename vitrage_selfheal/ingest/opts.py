@@ -49,6 +49,10 @@ WEBHOOK_OPTS = [
                        help="Address the webhook receiver listens on."),
     cfg.PortOpt("port", default=9779,
                 help="Port the webhook receiver listens on."),
+    cfg.StrOpt("public_url", default="",
+               help="Base URL by which Aodh (or any alarm system) reaches "
+                    "this receiver, written into scale links; default "
+                    "http://<bind_host>:<port>."),
     cfg.IntOpt("max_skew", default=300, min=1,
                help="Seconds a signed request's timestamp may differ from "
                     "the receiver's clock; bounds replay of a captured "
@@ -77,6 +81,11 @@ WEBHOOK_OPTS = [
     cfg.FloatOpt("shutdown_timeout", default=5.0, min=0,
                  help="Seconds in-flight requests get to finish on stop."),
 ]
+
+
+def public_url(conf: cfg.ConfigOpts) -> str:
+    group = conf[WEBHOOK_GROUP]
+    return group.public_url or f"http://{group.bind_host}:{group.port}"
 
 
 def list_opts() -> list[tuple[str, Sequence[cfg.Opt]]]:

@@ -1,24 +1,21 @@
 """The HTTP receiver of signed notifications (`vitrage-selfheal serve`).
 
 POST /v1/notifications with body `{"notification": <event type>,
-"payload": {...}}`, signed as `sign` does; GET /healthz (200, or 503
-naming what is wrong; unauthenticated, so no counters). Plain WSGI, served
-by cheroot (ingest/server.py): two endpoints do not justify a framework.
+"payload": {...}}`, signed as `sign` does; POST /v1/scale/<token>, an
+Aodh alarm action on a scale link (ingest/scale_links.py, ingest/aodh.py);
+GET /healthz (200, or 503 naming what is wrong; unauthenticated, so no
+counters). Plain WSGI, served by cheroot (ingest/server.py): three
+endpoints do not justify a framework.
 
 Requests refused before their signature is verified (401, 413, 415) are
 counted and logged at most once per `refused_log_interval`, never written
 to the ledger: anyone who reaches the port can send them.
 
-Signature: HMAC-SHA256 over `f"{timestamp}.".encode() + body`, hex, in
-`X-Selfheal-Signature: sha256=<hex>`, the timestamp (integer seconds) in
-`X-Selfheal-Timestamp`. Signing the timestamp with the body and bounding
-its age makes a captured request useless after `max_skew` seconds.
+Signatures: ingest/signing.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -32,71 +29,43 @@ from vitrage_selfheal.ingest import (
     Outcome,
     OutcomeKind,
     RequestSink,
+    aodh,
     deliver,
     ingest,
+    scale_links,
 )
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.ingest.parse import Rejection, patterns
+from vitrage_selfheal.ingest.parse import Ignored, Rejection, patterns
 from vitrage_selfheal.ingest.server import WebhookServer
+from vitrage_selfheal.ingest.signing import (
+    _SCHEME,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    _key,
+    sign,
+    verify,
+)
 from vitrage_selfheal.logs import Throttled
 from vitrage_selfheal.model import Reason
 
 LOG = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Selfheal-Signature"
-TIMESTAMP_HEADER = "X-Selfheal-Timestamp"
+__all__ = ["HEALTH_PATH", "NOTIFICATIONS_PATH", "SIGNATURE_HEADER",
+           "TIMESTAMP_HEADER", "WebhookApp", "make_server", "serve", "sign",
+           "verify"]
+
 NOTIFICATIONS_PATH = "/v1/notifications"
 HEALTH_PATH = "/healthz"
 SOURCE = "webhook"
-_SCHEME = "sha256="
 
 # Requests refused before their signature was verified: 401, 413, 415.
 UNAUTHENTICATED_COUNTER = "webhook.unauthenticated"
 REPLAYED_COUNTER = "webhook.replayed"
 INTERNAL_ERROR_COUNTER = "webhook.internal_error"
+SCALE_NOT_RECORDED_COUNTER = "webhook.scale_not_recorded"
 
 StartResponse = Callable[..., Any]
 HealthCheck = Callable[[], Health]
-
-
-def _material(ts: str, body: bytes) -> bytes:
-    return f"{ts}.".encode() + body
-
-
-def _key(secret: Union[str, bytes]) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else secret
-
-
-def sign(secret: Union[str, bytes], body: bytes,
-         ts: Union[int, float]) -> dict[str, str]:
-    """The signature headers for `body` sent at time `ts` (epoch seconds)."""
-    stamp = str(int(ts))
-    digest = hmac.new(_key(secret), _material(stamp, body),
-                      hashlib.sha256).hexdigest()
-    return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: _SCHEME + digest}
-
-
-def verify(secret: Union[str, bytes], body: bytes, ts_header: Optional[str],
-           sig_header: Optional[str], now: float,
-           max_skew: float) -> Optional[str]:
-    """None if the request is authentic and fresh, else why not."""
-    if not ts_header or not sig_header:
-        return "unsigned request"
-    # isdigit() alone accepts '²' and other digits int() cannot read.
-    if not (ts_header.isascii() and ts_header.isdigit()) or \
-            len(ts_header) > 12:
-        return "bad timestamp"
-    if abs(now - int(ts_header)) > max_skew:
-        return "stale or future timestamp"
-    if not sig_header.startswith(_SCHEME):
-        return "bad signature"
-    expected = hmac.new(_key(secret), _material(ts_header, body),
-                        hashlib.sha256).hexdigest()
-    given = sig_header[len(_SCHEME):].strip()
-    # compare_digest on ASCII str raises TypeError for non-ASCII input.
-    if not given.isascii() or not hmac.compare_digest(expected, given):
-        return "bad signature"
-    return None
 
 
 class WebhookApp:
@@ -148,7 +117,7 @@ class WebhookApp:
             self.counters.inc(INTERNAL_ERROR_COUNTER)
             LOG.exception("webhook: internal error on %s %s from %s",
                           environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"), _peer(environ))
+                          _shown_path(environ), _peer(environ))
             return _reply(start_response, 500, {"error": "internal error"})
 
     def _route(self, environ: dict[str, Any],
@@ -161,16 +130,22 @@ class WebhookApp:
                               allow="GET")
             status, document = self._healthz()
             return _reply(start_response, status, document)
-        if path != NOTIFICATIONS_PATH:
+        if path == NOTIFICATIONS_PATH:
+            handler = self._notification
+        elif path.startswith(scale_links.PREFIX):
+            handler = self._scale_action
+        else:
             return _reply(start_response, 404, {"error": "not found"})
         if method != "POST":
             return _reply(start_response, 405, {"error": "use POST"},
                           allow="POST")
-        status, document = self._notification(environ)
+        status, document = handler(environ)
         return _reply(start_response, status, document)
 
-    def _notification(self, environ: dict[str, Any]
-                      ) -> tuple[int, dict[str, Any]]:
+    def _read_json(self, environ: dict[str, Any]
+                   ) -> Union[bytes, tuple[int, dict[str, Any]]]:
+        """The body, or the refusal at the door (bad length, too big, not
+        JSON by its content type)."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -190,8 +165,13 @@ class WebhookApp:
             return self._refuse_unauthenticated(
                 415, f"content type {media[:60]!r} is not "
                      f"application/json", environ)
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        return environ["wsgi.input"].read(length) if length > 0 else b""
 
+    def _notification(self, environ: dict[str, Any]
+                      ) -> tuple[int, dict[str, Any]]:
+        body = self._read_json(environ)
+        if isinstance(body, tuple):
+            return body
         why = verify(self._secret, body,
                      environ.get("HTTP_X_SELFHEAL_TIMESTAMP"),
                      environ.get("HTTP_X_SELFHEAL_SIGNATURE"),
@@ -221,6 +201,44 @@ class WebhookApp:
             # alarm key if the first attempt was recorded after all.
             return 503, _document(outcome)
         return 202, _document(outcome)
+
+    def _scale_action(self, environ: dict[str, Any]
+                      ) -> tuple[int, dict[str, Any]]:
+        body = self._read_json(environ)
+        if isinstance(body, tuple):
+            return body
+        try:
+            link = scale_links.read(
+                self._secret, environ["PATH_INFO"][len(scale_links.PREFIX):])
+        except scale_links.LinkInvalid as exc:
+            self.stats.count("unauthorized")
+            return self._refuse_unauthenticated(401, str(exc), environ)
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            return self._refuse(400, f"Aodh alarm action: body is not "
+                                     f"JSON: {exc}", environ)
+        parsed = aodh.parse_action(document, link)
+        if isinstance(parsed, Rejection):
+            return self._refuse(400, parsed.detail, environ)
+        if isinstance(parsed, Ignored):
+            self.stats.count(OutcomeKind.IGNORED.value)
+            return 200, {"outcome": OutcomeKind.IGNORED.value,
+                         "decisions": [], "detail": parsed.detail}
+        try:
+            decisions = self._sink.scale(parsed)
+        except Exception:
+            # Aodh does not retry an answer; its repeat_actions asks again
+            # on the next evaluation while the alarm holds.
+            self.counters.inc(SCALE_NOT_RECORDED_COUNTER)
+            LOG.exception("webhook: scale request NOT recorded: %r", parsed)
+            self.stats.count(OutcomeKind.FAILED.value)
+            return 503, {"outcome": OutcomeKind.FAILED.value,
+                         "decisions": [], "detail": "not recorded"}
+        self.stats.count(OutcomeKind.SUBMITTED.value)
+        return 202, {"outcome": OutcomeKind.SUBMITTED.value,
+                     "decisions": [str(d) for d in decisions],
+                     "detail": link.describe()}
 
     def _healthz(self) -> tuple[int, dict[str, Any]]:
         try:
@@ -311,10 +329,19 @@ def _drain(stream: Any, length: int, limit: int) -> None:
         left -= len(chunk)
 
 
-def _delivery(environ: dict[str, Any]) -> str:
-    """The verified signature's digest: one per (timestamp, body)."""
+def _delivery(environ: dict[str, Any]) -> Optional[str]:
+    """The verified signature's digest: one per (timestamp, body); None
+    for an unsigned request (an Aodh action on a scale link)."""
     signature = str(environ.get("HTTP_X_SELFHEAL_SIGNATURE", ""))
-    return signature[len(_SCHEME):].strip().lower()
+    return signature[len(_SCHEME):].strip().lower() or None
+
+
+def _shown_path(environ: dict[str, Any]) -> str:
+    # A scale link's token is a capability: never in our log.
+    path = str(environ.get("PATH_INFO", ""))
+    if path.startswith(scale_links.PREFIX):
+        return scale_links.PREFIX + "<token>"
+    return path
 
 
 def _peer(environ: dict[str, Any]) -> str:

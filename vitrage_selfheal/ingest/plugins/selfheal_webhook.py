@@ -35,7 +35,7 @@ from vitrage_selfheal.ingest.plugins.common import (
     GraphEventNotifier,
     notifier_opt,
 )
-from vitrage_selfheal.ingest.webhook import sign
+from vitrage_selfheal.ingest.signing import sign
 from vitrage_selfheal.ledger.spool import Spool, SpoolFull
 
 LOG = logging.getLogger(__name__)
