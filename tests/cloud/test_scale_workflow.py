@@ -160,3 +160,50 @@ def test_heal_and_scale_asked_within_a_second_both_happen_in_order(
     assert all(s.endswith("_COMPLETE") for _, s in after.values())
     with ledger.transaction() as tx:
         assert tx.open_scales() == [] and tx.open_batches() == []
+
+
+def test_a_scale_in_never_removes_a_unit_whose_heal_is_in_flight(
+        conn, cluster, mistral, tmp_path):
+    """A scale-in asked while a unit's heal runs waits for it (STACK_BUSY),
+    then removes another member: the healed unit keeps its place in the
+    group, checked from Heat's resource list throughout."""
+    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
+    ledger.upgrade()
+    healer = Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"),
+                    mistral, clients.HeatStatus(conn),
+                    Policy(coalesce_window=0.5, unit_grace=0),
+                    SystemClock(), counters=Counters(),
+                    groups=HeatGroups(conn), follow_interval=1.0)
+    before = cluster.members()
+    sick = sorted(before)[0]
+    unit = cluster.unit(sick)
+    healer.submit(HealRequest(unit=unit, alarm_key=f"test@{unit.key}",
+                              alarm_name="selfheal.heal: server lost"))
+    seen: list = []
+    present: list[bool] = []
+
+    def reached(reason):
+        def check():
+            seen.extend(healer.tick())
+            present.append(sick in cluster.members())
+            return reason in [d.reason for d in seen]
+        return check
+
+    wait_for("the heal in flight", reached(Reason.BATCH_DISPATCHED),
+             timeout=60, every=0.5)
+    assert [d.reason for d in healer.scale(ScaleRequest(
+        group=ref(cluster), delta=-1, source="test", manual=True))] == [
+        Reason.SCALE_IN]
+    wait_for("the scale-in", reached(Reason.SCALE_SUCCEEDED), timeout=300,
+             every=1)
+    reasons = [d.reason for d in seen]
+    assert Reason.STACK_BUSY in reasons
+    heal_done = reasons.index(Reason.EXECUTION_SUCCEEDED)
+    assert heal_done < reasons.index(Reason.SCALE_SUCCEEDED)
+    assert Reason.REMOVED_BY_SCALE_IN not in reasons
+    assert all(present), "the unit being healed left the group"
+    after = cluster.members()
+    assert len(after) == 2 and sick in after
+    assert after[sick][0] != before[sick][0]          # healed, not removed
+    (kept,) = set(after) - {sick}
+    assert after[kept][0] == before[kept][0]
