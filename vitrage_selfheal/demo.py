@@ -1,4 +1,4 @@
-"""`vitrage-selfheal demo`: three faults on one cluster, narrated and checked.
+"""`vitrage-selfheal demo`: four acts on one cluster, narrated and checked.
 
 Runs scenarios/demo.yaml through the real Vitrage engine (our datasource,
 templates and notifier) and the real decision pipeline. Heat and Mistral
@@ -26,6 +26,9 @@ class Fault:
     units: tuple[str, ...]          # expected to be healed, in ONE execution
     watch: tuple[str, ...] = ()     # expected NOT to be healed again
     reason: str = "FIRST_HEAL"
+    # A scale of the group asked at `at`: its execution runs first, the
+    # heal after it (one stack operation at a time).
+    scale_by: int = 0
 
 
 FAULTS = (
@@ -34,6 +37,8 @@ FAULTS = (
           ("demo-asg/unit-1", "demo-asg/unit-2")),
     Fault("flapping alarm on the unit healed first", 80, (),
           ("demo-asg/unit-0",), "COOLDOWN"),
+    Fault("scale-out, a unit dies during it", 120, ("demo-asg/unit-3",),
+          reason="STACK_BUSY", scale_by=1),
 )
 
 
@@ -64,10 +69,20 @@ def check(report: report_mod.Report) -> tuple[list[list[str]], list[str]]:
                          reason=fault.reason)
         started = _first(entries, fault.at, end, kind="execution",
                          change="start")
-        done = _first(entries, fault.at, end, kind="execution",
-                      change="success")
-        healed = [e for e in entries if fault.at <= e["t"] < end
+        finished = [e for e in entries if fault.at <= e["t"] < end
+                    and e["kind"] == "execution" and e["change"] == "success"]
+        done = finished[-1] if finished else None
+        starts = [e for e in entries if fault.at <= e["t"] < end
                   and e["kind"] == "execution" and e["change"] == "start"]
+        healed = [e for e in starts if e["units"]]
+        scaled = [e for e in starts if not e["units"]]
+        if fault.scale_by and (len(scaled) != 1 or not healed
+                               or scaled[0]["t"] > healed[0]["t"]):
+            failures.append(f"{fault.title}: expected one scale execution, "
+                            f"then the heal; got {len(scaled)} scale(s) "
+                            f"and heals {[h['units'] for h in healed]}")
+        elif scaled and not fault.scale_by:
+            failures.append(f"{fault.title}: a scale ran, none was asked")
         if fault.units:
             if len(healed) != 1 or healed[0]["units"] != sorted(fault.units):
                 failures.append(f"{fault.title}: expected one execution for "
@@ -124,5 +139,6 @@ def run(workdir: pathlib.Path, out: TextIO = sys.stdout) -> int:
         return 1
     out.write("\nAll checks held: each fault healed once, the two coalesced "
               "faults in one execution, no other unit touched, the flapping "
-              "alarm held by COOLDOWN.\n")
+              "alarm held by COOLDOWN, the heal during the scale-out after "
+              "it (STACK_BUSY).\n")
     return 0

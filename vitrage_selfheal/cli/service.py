@@ -46,7 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func=validate, needs_config=False)
 
-    p = sub.add_parser("demo", help="three faults on one cluster, healed "
+    p = sub.add_parser("demo", help="four acts on one cluster, healed "
                                     "and checked (the main job)")
     p.add_argument("--workdir", default="var/demo",
                    help="where the demo's ledger and engine files go")
