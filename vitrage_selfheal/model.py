@@ -156,6 +156,11 @@ class Reason(str, enum.Enum):
     REMOVED_BY_SCALE_IN = "REMOVED_BY_SCALE_IN"
     # Created or replaced less than unit_grace ago: still warming up.
     UNIT_GRACE = "UNIT_GRACE"
+    # Shadow mode: everything decided, the operation would have started
+    # now; nothing was dispatched (GCP's DO_NOTHING repair action).
+    SHADOW = "SHADOW"
+    # Shadow mode switched on or off for a stack or for all stacks.
+    SHADOW_MODE = "SHADOW_MODE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,6 +279,7 @@ class BatchState:
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"    # every unit left before it started
+    SHADOWED = "SHADOWED"      # shadow mode: decided, never started
 
     OPEN = (INTENDED, RUNNING, CANCELLING, RETRY_WAIT)
 
@@ -283,6 +289,9 @@ class HoldKind:
     BREAKER = "breaker"
     # The stack's trust was refused by Keystone: a new trust lifts it.
     TRUST = "trust"
+    # Not a hold: shadow mode for the scope (stored with the holds, so
+    # `status` lists it); operations are decided but not dispatched.
+    SHADOW = "shadow"
 
 
 # -- read-only records of history, what the decide stages see ---------------

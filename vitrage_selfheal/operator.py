@@ -1,5 +1,6 @@
 """The operator's kill switches (`hold`, `release`, global or per stack),
-manual scaling (`scale`) and the stacks' trusts (`trust_stored`).
+shadow mode (`shadow`), manual scaling (`scale`) and the stacks' trusts
+(`trust_stored`).
 
 Plain functions over the ledger so the CLI needs no Mistral or Heat.
 """
@@ -50,6 +51,29 @@ def release(ledger: Ledger, now: float, root_stack_id: Optional[str] = None,
                            root_stack_id=root_stack_id),
                   now, "operator", replica=replica)
     return lifted
+
+
+def shadow(ledger: Ledger, now: float, on: bool,
+           root_stack_id: Optional[str] = None, reason: str = "",
+           replica: str = "") -> str:
+    """Shadow mode on or off for a stack (or all stacks). Off: the units
+    it held SHADOW are reconsidered on the next tick and heal for real."""
+    scope = _scope(root_stack_id)
+    with ledger.transaction() as tx:
+        if on:
+            tx.set_hold(scope, HoldKind.SHADOW, reason, now)
+            detail = f"{scope}: shadow mode on ({reason or 'no reason'}): " \
+                     f"decided and recorded, nothing started"
+        else:
+            tx.remove_holds(scope, HoldKind.SHADOW)
+            woken = tx.unhold_shadowed(root_stack_id)
+            detail = f"{scope}: shadow mode off; {woken} unit(s) held " \
+                     f"SHADOW reconsidered"
+        tx.record(Decision(Action.CLEAR if not on else Action.HOLD,
+                           Reason.SHADOW_MODE, detail,
+                           root_stack_id=root_stack_id),
+                  now, "operator", replica=replica)
+    return detail
 
 
 def scale(ledger: Ledger, now: float, policy: Policy, group: GroupRef,

@@ -133,6 +133,11 @@ POLICY_OPTS = [
                  help="Seconds after a group scaled before an alarm may "
                       "scale it again (SCALE_COOLDOWN); operator "
                       "requests are not held."),
+    cfg.BoolOpt("shadow", default=_POLICY.shadow,
+                help="Shadow mode for every stack: decide and record "
+                     "everything, start nothing (SHADOW: 'would have "
+                     "started'). Per stack: vitrage-selfheal shadow on "
+                     "--stack S."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -287,4 +292,5 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   execution_timeout=execution_timeout(conf),
                   cancel_timeout=p.cancel_timeout,
                   unit_grace=p.unit_grace,
-                  scale_cooldown=p.scale_cooldown)
+                  scale_cooldown=p.scale_cooldown,
+                  shadow=p.shadow)

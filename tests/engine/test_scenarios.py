@@ -202,3 +202,16 @@ def test_load_votes_of_two_units_scale_out_once(tmp_path):
                                "scale": "group-a 2->3"}]
     assert reasons(report).count("SCALE_MERGED") == 1
     assert "AT_MAX" in reasons(report)
+
+
+def test_shadow_mode_records_the_heal_and_live_heals_it(tmp_path):
+    report = simulate("shadow_mode", tmp_path)
+    # Stack b heals at once; stack a only after shadow mode went off.
+    assert sorted(h["units"] for h in report.heals()) == [
+        ["group-a/u-0"], ["group-b/u-0"]]
+    assert reasons(report, "group-a/u-0")[:3] == [
+        "FIRST_HEAL", "SHADOW", "FIRST_HEAL"]
+    assert "SHADOW" not in reasons(report, "group-b/u-0")
+    started = {tuple(e["units"]): e["t"] for e in report.canonical()
+               if e["kind"] == "execution" and e["change"] == "start"}
+    assert started[("group-b/u-0",)] < 10 <= 40 <= started[("group-a/u-0",)]

@@ -41,6 +41,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stack", help="only this root stack")
     p.set_defaults(func=release)
 
+    p = sub.add_parser("shadow", help="decide and record, start nothing "
+                                      "(per stack or all stacks)")
+    p.add_argument("mode", choices=("on", "off"))
+    p.add_argument("--stack", help="only this root stack")
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=shadow)
+
     p = sub.add_parser("scale", help="grow or shrink a scaling group")
     p.add_argument("--stack", required=True, help="root stack id")
     p.add_argument("--group", required=True,
@@ -114,6 +121,9 @@ def status(conf, args) -> int:
                    now - u.last_healed_at < cooldown]
         holds = [(h.scope, h.kind, when(h.since), h.reason)
                  for h in tx.holds()]
+        if conf.selfheal_policy.shadow:
+            holds.insert(0, ("global", "shadow", "-",
+                             "[selfheal_policy] shadow = true"))
         trusts = [(t.root_stack_id, t.trust_id, t.trustor_user_id,
                    t.project_id, when(t.created_at)) for t in tx.trusts()]
         scales = [(s.group_key, f"{s.delta:+d}", s.state,
@@ -157,6 +167,12 @@ def hold(conf, args) -> int:
     scope = operator.hold(ledger_at_head(conf), time.time(), args.reason,
                           args.stack, "cli")
     print(f"held {scope}: {args.reason}")
+    return 0
+
+
+def shadow(conf, args) -> int:
+    print(operator.shadow(ledger_at_head(conf), time.time(),
+                          args.mode == "on", args.stack, args.reason, "cli"))
     return 0
 
 

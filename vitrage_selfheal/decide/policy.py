@@ -90,6 +90,9 @@ class Policy:
     # (SCALE_COOLDOWN): the new size must show in the metrics first.
     # Operator requests do not wait.
     scale_cooldown: float = 300.0
+    # Every stack in shadow mode (SHADOW): decide and record, dispatch
+    # nothing. `vitrage-selfheal shadow on --stack S` does it per stack.
+    shadow: bool = False
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

@@ -114,6 +114,7 @@ class AttemptOutcome:
     FAILED = "FAILED"
     STUCK = "STUCK"
     LOST = "LOST"
+    SHADOW = "SHADOW"          # shadow mode: not started on purpose
 
 
 def batch_units(batch: BatchRow) -> list[str]:

@@ -110,6 +110,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 # (that one is re-rendered on every execution).
 _SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
     HoldRow.scope == sa.bindparam("stack_scope"))
+# Shadow mode is kept with the holds but stops nothing.
+_STOPS = _SCOPES & (HoldRow.kind != HoldKind.SHADOW)
 # What admission asks first, in one round trip: whether any hold could
 # stop the stack, the unit, its alarms (one row each) and its open intent
 # (at most one). The holds come first so that a unit not seen yet still
@@ -118,7 +120,7 @@ _SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
 # them either.
 # Plain columns on the connection, made rows by `adopt`: the ORM's own
 # loading took twice the time of the query.
-_HELD = sa.select(sa.exists().where(_SCOPES).label("held")).subquery("h")
+_HELD = sa.select(sa.exists().where(_STOPS).label("held")).subquery("h")
 _PREFETCHED = (("u", UnitRow), ("a", AlarmRow), ("i", IntentRow))
 _UNIT_AND_MORE = (
     sa.select(_HELD.c.held, *(
@@ -132,7 +134,9 @@ _UNIT_AND_MORE = (
 _OPEN_INTENT = sa.select(IntentRow).where(
     IntentRow.unit_key == sa.bindparam("unit_key"),
     IntentRow.open_slot == OPEN)
-_HOLDS_FOR = sa.select(HoldRow).where(_SCOPES)
+_HOLDS_FOR = sa.select(HoldRow).where(_STOPS)
+_SHADOW_FOR = sa.select(HoldRow).where(
+    _SCOPES & (HoldRow.kind == HoldKind.SHADOW))
 _UNHEALTHY_IN_GROUP = (
     sa.select(AlarmRow.unit_key).distinct()
     .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
@@ -346,6 +350,24 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
             ordered[0] if ordered else None
         return found
 
+    def shadow_for(self, root_stack_id: str) -> Optional[HoldRow]:
+        """The stack's shadow mode (its own, else the global one)."""
+        rows = self.s.scalars(_SHADOW_FOR,
+                              {"stack_scope": stack_scope(root_stack_id)})
+        ordered = sorted(rows, key=lambda r: r.scope == GLOBAL_SCOPE)
+        return ordered[0] if ordered else None
+
+    def unhold_shadowed(self, root_stack_id: Optional[str]) -> int:
+        """Units held SHADOW (of the stack, or of all) are reconsidered on
+        the next tick instead of after their cooldown."""
+        q = sa.select(UnitRow).where(UnitRow.held_reason == "SHADOW")
+        if root_stack_id is not None:
+            q = q.where(UnitRow.root_stack_id == root_stack_id)
+        rows = list(self.s.scalars(q))
+        for row in rows:
+            row.held_until = None
+        return len(rows)
+
     def set_hold(self, scope: str, kind: str, reason: str,
                  now: float) -> None:
         self._hold_cache.clear()
@@ -361,6 +383,9 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
         q = sa.select(HoldRow).where(HoldRow.scope == scope)
         if kind is not None:
             q = q.where(HoldRow.kind == kind)
+        else:
+            # `release` lifts what stops heals; shadow mode stays.
+            q = q.where(HoldRow.kind != HoldKind.SHADOW)
         rows = list(self.s.scalars(q))
         for row in rows:
             self.s.delete(row)

@@ -66,6 +66,43 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
     return decisions
 
 
+def shadowed(tx: LedgerTx, batch: BatchRow, now: float, policy: Policy,
+             execution_id: str, plan: Optional[ScalePlan],
+             unit_count: int) -> list[Decision]:
+    """Shadow mode: the operation would have started now; nothing is.
+    Its units are held SHADOW for a cooldown, then asked again if still
+    unhealthy; its scale is done as far as the scaling cooldown goes."""
+    tx.finish_attempt(batch, AttemptOutcome.SHADOW, now,
+                      "shadow mode: not started")
+    close_operation(tx, batch, BatchState.SHADOWED, now)
+    would = f"would have started execution {execution_id}"
+    decisions = []
+    scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
+    if scale is not None:
+        tx.close_scale(scale, IntentState.DONE, now)
+        what = (f" to scale group {plan.group.key} {plan.size_before} -> "
+                f"{plan.target} ({plan.method.value})" if plan else "")
+        decisions.append(operation_decision(
+            batch, Action.SKIP, Reason.SHADOW,
+            f"{would}{what}; shadow mode: nothing started"))
+    victims = set(plan.victims) if plan is not None else set()
+    for intent in tx.batch_intents(batch.id):
+        if intent.state != IntentState.BATCHED:
+            continue
+        tx.close_intent(intent, IntentState.CANCELLED, now)
+        what = ("remove the unit (scale-in)" if intent.unit_key in victims
+                else f"heal {unit_count} unit(s) of the stack")
+        held = Decision(
+            Action.HOLD, Reason.SHADOW,
+            f"{would} to {what}; shadow mode: nothing started, asked "
+            f"again in {policy.cooldown:.0f}s if still unhealthy",
+            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+            batch_id=batch.id, until=now + policy.cooldown)
+        tx.hold_unit(intent.unit_key, held)
+        decisions.append(held)
+    return decisions
+
+
 def _scaled(tx: LedgerTx, scale: ScaleRow, plan: Optional[ScalePlan],
             execution: Execution, now: float) -> Decision:
     """The scale request is done; the units it created start warming up."""

@@ -80,6 +80,7 @@ class _Start:
     reason: str
     scale: Optional[ScalePlan] = None
     trust_id: Optional[str] = None
+    shadow: bool = False
 
 
 class Runner:
@@ -133,6 +134,14 @@ class Runner:
             decisions, start = self._gate(tx, batch_id, now, stack_status)
         if start is None:
             return decisions
+        if start.shadow:
+            with ledger.transaction() as tx:
+                batch = tx.batch(start.id)
+                if batch is None or batch.state != BatchState.INTENDED:
+                    return decisions
+                return decisions + outcome.shadowed(
+                    tx, batch, now, self.policy, start.execution_id,
+                    start.scale, len(start.units))
         # Passed only when they apply: a heal-only dispatcher keeps working.
         extra: dict = {}
         if start.scale is not None:
@@ -243,10 +252,12 @@ class Runner:
         units = tuple(unit_record(r).as_unit()
                       for r in tx.units(*keys)) if keys else ()
         trust = tx.trust_for(batch.root_stack_id)
+        shadow = self.policy.shadow or \
+            tx.shadow_for(batch.root_stack_id) is not None
         return decisions, _Start(batch.id, batch.root_stack_id,
                                  execution_id, batch.attempt, units,
                                  batch.reason, plan,
-                                 trust.trust_id if trust else None)
+                                 trust.trust_id if trust else None, shadow)
 
     def _trust_invalid(self, ledger: Transactions, start: _Start,
                        exc: TrustInvalid, now: float) -> list[Decision]:

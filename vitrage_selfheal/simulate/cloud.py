@@ -293,6 +293,23 @@ class SimulatedCloud:
         # event is a ScenarioError wherever it is applied.
         self.scale_request(arg)
 
+    def _on_shadow(self, arg: Any, engine: Any) -> None:
+        self.shadow_switch(arg)
+
+    def shadow_switch(self, arg: Any) -> tuple[bool, Optional[str]]:
+        """(on, stack or None for all) of a `shadow` event; the runner's
+        loop applies it to the healer's ledger."""
+        # Not `on:`: YAML 1.1 reads the key `on` as true.
+        if not isinstance(arg, dict) or not isinstance(arg.get("enabled"),
+                                                       bool):
+            raise ScenarioError(f"shadow: expected {{enabled: true|false, "
+                                f"stack?}}, got {arg!r}")
+        stack = arg.get("stack")
+        if stack is not None and stack not in {
+                s.id for s in self.scenario.stacks}:
+            raise ScenarioError(f"shadow: unknown stack {stack!r}")
+        return arg["enabled"], stack
+
     # -- Heat replacing units ----------------------------------------------
     def replace(self, units: list[Unit], engine: Any) -> list[str]:
         """A successful heal: each unit gets a new server, nothing else."""

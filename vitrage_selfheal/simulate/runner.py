@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from vitrage_selfheal import logs
+from vitrage_selfheal import logs, operator
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.dispatch.base import ExecState, Execution
@@ -200,6 +200,10 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
             cloud.apply(event, engine)
             if event.kind == "scale":
                 healer.scale(cloud.scale_request(event.arg))
+            if event.kind == "shadow":
+                on, stack = cloud.shadow_switch(event.arg)
+                report.note(clock.now(), operator.shadow(
+                    healer.ledger, clock.now(), on, stack, "scenario"))
             watcher.collect()
         healer.tick()
         for finished in executor.take_finished():

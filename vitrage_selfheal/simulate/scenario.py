@@ -25,6 +25,8 @@ EVENT_KINDS = {
     "heal_fails": "stack id: the next heal execution of it fails",
     "scale": "{stack, group, by}: an operator's `vitrage-selfheal scale` "
              "(group: the group's stack_id)",
+    "shadow": "{enabled, stack?}: `vitrage-selfheal shadow on|off "
+              "[--stack]`",
 }
 
 
