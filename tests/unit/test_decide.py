@@ -6,13 +6,11 @@ import pytest
 
 from tests.unit.fakes import (
     ROOT,
-    RecordingDispatcher,
     StackStatuses,
     make_healer,
     request,
     unit,
 )
-from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.dispatch.base import ExecState
 from vitrage_selfheal.ledger.spool import Spool
@@ -26,16 +24,6 @@ def reasons(decisions):
 def settle(healer, clock, seconds=3.0):
     clock.advance(seconds)
     return healer.tick()
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def dispatcher():
-    return RecordingDispatcher()
 
 
 @pytest.fixture

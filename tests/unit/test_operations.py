@@ -8,13 +8,11 @@ import pytest
 
 from tests.unit.fakes import (
     ROOT,
-    RecordingDispatcher,
     StackStatuses,
     make_healer,
     request,
     unit,
 )
-from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.dispatch.base import DispatchRefused, ExecState
 from vitrage_selfheal.model import Intent, Reason
@@ -38,16 +36,6 @@ def run(healer, clock, seconds, step=1.0, dispatcher=None):
         if dispatcher is not None:
             assert len(dispatcher.running()) <= 1, dispatcher.running()
     return out
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def dispatcher():
-    return RecordingDispatcher()
 
 
 def fail_first_execution(healer, clock, dispatcher):

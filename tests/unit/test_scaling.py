@@ -9,12 +9,10 @@ from tests.unit.fakes import (
     GROUP_STACK,
     ROOT,
     FakeGroups,
-    RecordingDispatcher,
     make_healer,
     request,
     unit,
 )
-from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import DispatchRefused, ExecState
 from vitrage_selfheal.model import (
@@ -57,16 +55,6 @@ def vote(name, intent=Intent.SCALE_OUT):
     what = "scale_out" if intent is Intent.SCALE_OUT else "scale_in"
     return request(unit(name), alarm=f"load-{what}", intent=intent,
                    name=f"selfheal.{what}: load")
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def dispatcher():
-    return RecordingDispatcher()
 
 
 @pytest.fixture

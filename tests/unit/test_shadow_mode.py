@@ -4,20 +4,16 @@ clock."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit.fakes import (
     GROUP_STACK,
     ROOT,
     FakeGroups,
-    RecordingDispatcher,
     make_healer,
     request,
     unit,
 )
 from tests.unit.test_scaling import GROUP, by, capacity
 from vitrage_selfheal import operator
-from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import ExecState
 from vitrage_selfheal.model import Action, Reason, ScaleRequest
@@ -35,16 +31,6 @@ def ticks(healer, clock, n=3, seconds=3.0):
         clock.advance(seconds)
         out += healer.tick()
     return out
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def dispatcher():
-    return RecordingDispatcher()
 
 
 def test_global_shadow_decides_everything_and_starts_nothing(
