@@ -37,6 +37,8 @@ CAUSE = 300
 # Details live in TEXT columns: the bound keeps one bad sender from
 # filling the ledger and the log, not the database from refusing a row.
 DETAIL = 4000
+# A unit's controls: the words of its root stack's `selfheal:*` tags.
+CONTROLS = 200
 # group_size is a (signed 32-bit) INTEGER column.
 GROUP_SIZE = 2**31 - 1
 

@@ -13,6 +13,22 @@ import enum
 from typing import Optional
 
 UNIT_ID_SEPARATOR = "/"
+# Heat stack tags `selfheal:<word>` set a stack's controls (exclude,
+# enabled); a unit carries them as "word,word", sorted.
+CONTROL_TAG_PREFIX = "selfheal:"
+
+
+def controls_from_tags(tags: object) -> str:
+    """The control words of a stack's tags; "" when it has none."""
+    if not isinstance(tags, (list, tuple)):
+        return ""
+    words = {t[len(CONTROL_TAG_PREFIX):].strip().lower() for t in tags
+             if isinstance(t, str) and t.startswith(CONTROL_TAG_PREFIX)}
+    return ",".join(sorted(w for w in words if w))
+
+
+def control_words(controls: Optional[str]) -> frozenset[str]:
+    return frozenset(w for w in (controls or "").split(",") if w)
 
 
 class Intent(str, enum.Enum):
@@ -33,6 +49,9 @@ class Unit:
     physical_id: Optional[str] = None
     group: Optional[str] = None
     group_size: Optional[int] = None
+    # Its root stack's control words (controls_from_tags); None when the
+    # sender did not say, "" when the stack has none.
+    controls: Optional[str] = None
 
     @property
     def key(self) -> str:
@@ -161,6 +180,9 @@ class Reason(str, enum.Enum):
     SHADOW = "SHADOW"
     # Shadow mode switched on or off for a stack or for all stacks.
     SHADOW_MODE = "SHADOW_MODE"
+    # Never healed: its stack is tagged selfheal:exclude, or opt_in is on
+    # and the stack is not tagged selfheal:enabled.
+    EXCLUDED = "EXCLUDED"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,6 +332,7 @@ class UnitRecord:
     last_healed_at: Optional[float] = None
     heal_times: tuple[float, ...] = ()
     born_at: Optional[float] = None
+    controls: Optional[str] = None
 
     @property
     def warming_since(self) -> Optional[float]:
@@ -323,7 +346,7 @@ class UnitRecord:
         return Unit(root_stack_id=self.root_stack_id, stack_id=self.stack_id,
                     resource_name=self.resource_name,
                     physical_id=self.physical_id, group=self.group_key,
-                    group_size=self.group_size)
+                    group_size=self.group_size, controls=self.controls)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,6 +138,10 @@ POLICY_OPTS = [
                      "everything, start nothing (SHADOW: 'would have "
                      "started'). Per stack: vitrage-selfheal shadow on "
                      "--stack S."),
+    cfg.BoolOpt("opt_in", default=_POLICY.opt_in,
+                help="Heal only stacks tagged selfheal:enabled; others are "
+                     "EXCLUDED. A stack tagged selfheal:exclude is never "
+                     "healed either way."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -293,4 +297,4 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   cancel_timeout=p.cancel_timeout,
                   unit_grace=p.unit_grace,
                   scale_cooldown=p.scale_cooldown,
-                  shadow=p.shadow)
+                  shadow=p.shadow, opt_in=p.opt_in)

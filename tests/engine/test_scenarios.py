@@ -215,3 +215,9 @@ def test_shadow_mode_records_the_heal_and_live_heals_it(tmp_path):
     started = {tuple(e["units"]): e["t"] for e in report.canonical()
                if e["kind"] == "execution" and e["change"] == "start"}
     assert started[("group-b/u-0",)] < 10 <= 40 <= started[("group-a/u-0",)]
+
+
+def test_a_stack_tagged_exclude_is_never_healed(tmp_path):
+    report = simulate("excluded_stack", tmp_path)
+    assert [h["units"] for h in report.heals()] == [["group-b/u-0"]]
+    assert reasons(report, "group-a/u-0") == ["EXCLUDED"]

@@ -403,3 +403,67 @@ def test_ledger_outage_spools_request_for_next_tick(healer, clock, dispatcher,
     assert len(healer.spool) == 0
     settle(healer, clock)
     assert len(dispatcher.starts) == 1
+
+
+# -- exclusion and opt-in (Heat stack tags selfheal:*) -----------------------
+
+def test_controls_are_the_words_of_selfheal_tags():
+    from vitrage_selfheal.model import control_words, controls_from_tags
+    assert controls_from_tags(["a", "selfheal:exclude", "selfheal:x"]) == \
+        "exclude,x"
+    assert controls_from_tags(None) == "" and controls_from_tags("x") == ""
+    assert control_words("exclude,x") == {"exclude", "x"}
+    assert control_words(None) == frozenset()
+
+
+def tagged(name, controls, root=None):
+    import dataclasses
+    u = unit(name) if root is None else unit(name, root=root, stack="g2")
+    return dataclasses.replace(u, controls=controls)
+
+
+def test_a_stack_tagged_exclude_is_never_healed(tmp_path, clock, dispatcher):
+    healer = make_healer(tmp_path, Policy(unit_grace=0), clock=clock,
+                         dispatcher=dispatcher)
+    out = healer.submit(request(tagged("0", "exclude")))
+    assert [(d.action, d.reason) for d in out] == [
+        (Action.SKIP, Reason.EXCLUDED)]
+    assert "selfheal:exclude" in out[0].detail
+    clock.advance(5)
+    healer.tick()
+    assert dispatcher.starts == []
+    # Tags removed (the datasource says ""): the next alarm heals.
+    healer.submit(request(tagged("0", ""), alarm="a2"))
+    clock.advance(5)
+    healer.tick()
+    assert len(dispatcher.starts) == 1
+
+
+def test_opt_in_heals_only_stacks_tagged_enabled(tmp_path, clock,
+                                                dispatcher):
+    healer = make_healer(tmp_path, Policy(unit_grace=0, opt_in=True),
+                         clock=clock, dispatcher=dispatcher)
+    assert [d.reason for d in healer.submit(request(tagged("0", "")))] == [
+        Reason.EXCLUDED]
+    # Unknown (a sender without the property) is not an opt-in either.
+    assert [d.reason for d in healer.submit(request(tagged("1", None)))] == [
+        Reason.EXCLUDED]
+    assert [d.reason for d in healer.submit(
+        request(tagged("2", "enabled", root="root-2")))] == [
+        Reason.FIRST_HEAL]
+    clock.advance(5)
+    healer.tick()
+    assert [s[1] for s in dispatcher.starts] == ["root-2"]
+
+
+def test_a_queued_unit_whose_stack_gets_excluded_leaves_its_operation(
+        tmp_path, clock, dispatcher):
+    healer = make_healer(tmp_path, Policy(unit_grace=0, coalesce_window=30),
+                         clock=clock, dispatcher=dispatcher)
+    healer.submit(request(tagged("0", "")))
+    # Another alarm on it reports the stack's new tag before the start.
+    healer.submit(request(tagged("0", "exclude"), alarm="a2"))
+    clock.advance(31)
+    out = healer.tick()
+    assert Reason.EXCLUDED in [d.reason for d in out]
+    assert dispatcher.starts == []

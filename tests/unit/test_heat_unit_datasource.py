@@ -41,11 +41,13 @@ class FakeStack:
     status: str = "CREATE_COMPLETE"
     # Only in the raw JSON listing: openstacksdk's Stack has no project.
     owner_project: str = PROJECT
+    # Heat answers null for a stack without tags.
+    tags: Optional[list] = None
 
     def as_json(self) -> dict:
         return {"id": self.id, "stack_name": self.name,
                 "stack_status": self.status, "parent": self.parent_id,
-                "project": self.owner_project}
+                "project": self.owner_project, "tags": self.tags}
 
 
 @dataclasses.dataclass
@@ -220,7 +222,7 @@ def test_snapshot_asg_units_and_rg_units() -> None:
         "group_name": "asg", "group_size": 3, "state": "CREATE_COMPLETE",
         "state_reason": "", "server_ids": ["srv-asg-0"],
         "project_id": PROJECT, "name": f"web/asg/{ASG_MEMBERS[0]}",
-        "heal_state": ""}
+        "heal_state": "", "selfheal_controls": ""}
     assert first["vitrage_entity_type"] == "heat.unit"
     assert first["vitrage_datasource_action"] == "init_snapshot"
     assert first["vitrage_datasource_name"] == "heat.unit"
@@ -524,3 +526,12 @@ def test_values_dir_holds_vitrage_files_and_ours() -> None:
             "static.yaml", "switch.yaml", "default.yaml", "LICENSE",
             "README.rst"} <= names
     assert len([n for n in names if n.endswith(".yaml")]) == 27
+
+
+def test_the_root_stacks_selfheal_tags_are_the_units_controls() -> None:
+    heat = cluster_heat()
+    heat.stacks[ROOT].tags = ["team-web", "selfheal:exclude",
+                              "selfheal:Enabled", "selfheal:"]
+    units = by_id(make_driver(heat).get_all("snapshot"))
+    assert {u["selfheal_controls"] for u in units.values()} == {
+        "enabled,exclude"}

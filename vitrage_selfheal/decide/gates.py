@@ -4,6 +4,7 @@ first attempt, a retry, a resume and a restart ask the same questions."""
 from __future__ import annotations
 
 from vitrage_selfheal.decide.dedup import AlreadyHealing, Cooldown, UnitGrace
+from vitrage_selfheal.decide.exclusion import Exclusion
 from vitrage_selfheal.decide.flap import FlapDamping
 from vitrage_selfheal.decide.holds import (
     CircuitBreaker,
@@ -17,7 +18,8 @@ from vitrage_selfheal.decide.suppress import RootCauseSuppression
 
 # A new alarm on a unit.
 ADMISSION: tuple[Stage, ...] = (
-    OperatorHold(), CircuitBreaker(), TrustHold(), RootCauseSuppression(),
+    Exclusion(), OperatorHold(), CircuitBreaker(), TrustHold(),
+    RootCauseSuppression(),
     AlreadyHealing(), Cooldown(), UnitGrace(), FlapDamping(),
     StormGuard())
 
@@ -25,4 +27,5 @@ ADMISSION: tuple[Stage, ...] = (
 START_STACK: tuple[Stage, ...] = (
     OperatorHold(), CircuitBreaker(), TrustHold(), StackSettled(),
     RateLimit())
-START_UNIT: tuple[Stage, ...] = (RootCauseSuppression(), StormGuard())
+START_UNIT: tuple[Stage, ...] = (Exclusion(), RootCauseSuppression(),
+                                 StormGuard())

@@ -93,6 +93,9 @@ class Policy:
     # Every stack in shadow mode (SHADOW): decide and record, dispatch
     # nothing. `vitrage-selfheal shadow on --stack S` does it per stack.
     shadow: bool = False
+    # Only stacks tagged selfheal:enabled are healed (EXCLUDED otherwise);
+    # a stack tagged selfheal:exclude never is, whatever this says.
+    opt_in: bool = False
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

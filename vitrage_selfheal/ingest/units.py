@@ -99,7 +99,15 @@ def unit_from_fields(fields: Mapping[str, Any], id_key: str,
                          f"{where}: group_size "
                          f"{show(fields.get('group_size'))} is over the "
                          f"limit of {limits.GROUP_SIZE}")
-    return Unit(group_size=size, **parts, **extra)
+    controls = fields.get("selfheal_controls")
+    if controls is not None:
+        if not isinstance(controls, str):
+            return bad(f"selfheal_controls must be a string, got "
+                       f"{show(controls)}")
+        if invalid := unstorable("selfheal_controls", controls,
+                                 limits.CONTROLS):
+            return invalid
+    return Unit(group_size=size, controls=controls, **parts, **extra)
 
 
 def _group_size(value: Any) -> Union[int, None, str]:

@@ -70,6 +70,9 @@ class UnitRow(Base):
     # When a scale-out created it: its warm-up (unit_grace) starts here,
     # as a replacement's starts at last_healed_at.
     born_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    # The root stack's control words as last reported (model.Unit).
+    controls: orm.Mapped[Optional[str]] = orm.mapped_column(
+        sa.String(limits.CONTROLS))
 
 
 class AlarmRow(Base):

@@ -216,7 +216,7 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
                           group_size=unit.group_size, held_reason=None,
                           held_detail="", held_until=None,
                           last_healed_at=None, heal_times="",
-                          born_at=None)
+                          born_at=None, controls=unit.controls)
             if self.writer.insert_new(self.s, UnitRow.__table__, values):
                 return adopt(self.s, UnitRow, values)
             # Another replica (no lock backend) inserted it first.
@@ -226,7 +226,11 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
         # Newer notifications know the replacement's physical id and size.
         known = {"physical_id": unit.physical_id,
                  "group_size": unit.group_size, "group_key": unit.group}
-        update(self.s, row, {k: v for k, v in known.items() if v})
+        changed = {k: v for k, v in known.items() if v}
+        if unit.controls is not None:
+            # "" is news too: the stack's tags were removed.
+            changed["controls"] = unit.controls
+        update(self.s, row, changed)
         return row
 
     def _load_unit(self, key: str, root: str) -> Optional[UnitRow]:

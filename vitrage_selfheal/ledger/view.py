@@ -33,7 +33,7 @@ def unit_record(row: UnitRow) -> UnitRecord:
         group_key=row.group_key, physical_id=row.physical_id,
         group_size=row.group_size, held_reason=row.held_reason,
         held_until=row.held_until, last_healed_at=row.last_healed_at,
-        born_at=row.born_at,
+        born_at=row.born_at, controls=row.controls,
         heal_times=tuple(float(t) for t in (row.heal_times or "").split()))
 
 

@@ -25,6 +25,7 @@ from vitrage_selfheal.model import (
     ScalePlan,
     ScaleRequest,
     Unit,
+    controls_from_tags,
 )
 from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
 from vitrage_selfheal.simulate.scenario import (
@@ -78,6 +79,8 @@ class SimulatedCloud:
                           for i in scenario.instances}
         self.units: dict[str, _Unit] = {}
         self.stack_status = {s.id: s.status for s in scenario.stacks}
+        self.controls = {s.id: controls_from_tags(list(s.tags))
+                         for s in scenario.stacks}
         self.switch_state = {s.id: "OK" for s in scenario.switches}
         self.failing: set[str] = set()
         self.down_hosts: set[str] = set()
@@ -113,6 +116,7 @@ class SimulatedCloud:
             "project_id": self.scenario.project_id,
             "name": f"{unit.group_name}/{unit.name}",
             "update_timestamp": _stamp(self.clock.now()),
+            "selfheal_controls": self.controls.get(unit.root, ""),
         }
 
     def instance_entity(self, server_id: str) -> dict:

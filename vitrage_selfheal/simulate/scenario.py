@@ -57,6 +57,8 @@ class StackSpec:
     name: str
     groups: tuple[GroupSpec, ...]
     status: str = "CREATE_COMPLETE"
+    # Heat stack tags, e.g. selfheal:exclude.
+    tags: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,10 +188,14 @@ def _stack(doc: Any, where: str, instances: set[str]) -> StackSpec:
         groups.append(GroupSpec(_required(gd, "name", gw),
                                 _required(gd, "stack_id", gw), tuple(units),
                                 min_size, max_size))
+    tags = _list(d.get("tags", []), f"{where}.tags")
+    if not all(isinstance(t, str) for t in tags):
+        raise ScenarioError(f"{where}.tags: expected strings, got {tags!r}")
     return StackSpec(id=_required(d, "id", where),
                      name=str(d.get("name", d.get("id"))),
                      groups=tuple(groups),
-                     status=str(d.get("status", "CREATE_COMPLETE")))
+                     status=str(d.get("status", "CREATE_COMPLETE")),
+                     tags=tuple(tags))
 
 
 def _switch(doc: Any, where: str, hosts: tuple[str, ...]) -> SwitchSpec:

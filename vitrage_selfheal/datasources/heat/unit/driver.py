@@ -37,7 +37,7 @@ from vitrage_selfheal.datasources.heat.unit.properties import (
     unit_id,
 )
 from vitrage_selfheal.datasources.heat.unit.properties import UnitProps as P
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.model import Unit, controls_from_tags
 
 LOG = logging.getLogger(__name__)
 
@@ -302,7 +302,8 @@ class HeatUnitDriver(DriverBase):
                 "name": _field(stack, "stack_name", "name") or "",
                 "parent": _field(stack, "parent", "parent_id"),
                 "status": _field(stack, "stack_status", "status"),
-                "project_id": project or ""}
+                "project_id": project or "",
+                "controls": controls_from_tags(_field(stack, "tags"))}
 
     def _root_of(self, stack_id: str) -> Optional[str]:
         if stack_id in self._units:
@@ -433,6 +434,7 @@ class HeatUnitDriver(DriverBase):
             P.NAME: "/".join((root["name"], group_name, name)),
             P.HEAL_STATE: self.heal_state(Unit(root["id"], group_stack,
                                                name).key),
+            P.CONTROLS: root.get("controls", ""),
         }
 
 

@@ -22,6 +22,7 @@ class UnitProps:
     PROJECT_ID = "project_id"
     NAME = "name"
     HEAL_STATE = "heal_state"
+    CONTROLS = "selfheal_controls"
 
 
 # Copied onto the vertex as they are (id, state, name and project_id are
@@ -37,6 +38,7 @@ VERTEX_METADATA = (
     UnitProps.GROUP_SIZE,
     UnitProps.STATE_REASON,
     UnitProps.HEAL_STATE,
+    UnitProps.CONTROLS,
 )
 
 
