@@ -17,7 +17,8 @@ class Cluster:
     def __init__(self, conn: Any, size: int = 3,
                  template: Optional[str] = None,
                  parameters: Optional[dict[str, Any]] = None,
-                 wait: bool = True) -> None:
+                 wait: bool = True,
+                 tags: Optional[list[str]] = None) -> None:
         self.conn = conn
         self.size = size
         self.name = f"selfheal-test-{uuid.uuid4().hex[:8]}"
@@ -25,7 +26,8 @@ class Cluster:
             name=self.name,
             template=template or (HERE / "cluster.yaml").read_text(),
             files={"unit.yaml": (HERE / "unit.yaml").read_text()},
-            parameters={"size": size, **(parameters or {})})
+            parameters={"size": size, **(parameters or {})},
+            **({"tags": tags} if tags else {}))
         self.id = stack.id
         self.group_stack = ""
         if wait:
