@@ -183,6 +183,8 @@ class Reason(str, enum.Enum):
     # Never healed: its stack is tagged selfheal:exclude, or opt_in is on
     # and the stack is not tagged selfheal:enabled.
     EXCLUDED = "EXCLUDED"
+    # Inside a maintenance window: the stack's operations wait for its end.
+    MAINTENANCE_WINDOW = "MAINTENANCE_WINDOW"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,6 +12,7 @@ from oslo_config import cfg
 
 from vitrage_selfheal import limits, workflows
 from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.decide.windows import parse_windows
 from vitrage_selfheal.names import HEAL_WORKFLOW
 
 SELFHEAL_OPTS = [
@@ -142,6 +143,13 @@ POLICY_OPTS = [
                 help="Heal only stacks tagged selfheal:enabled; others are "
                      "EXCLUDED. A stack tagged selfheal:exclude is never "
                      "healed either way."),
+    cfg.MultiStrOpt("maintenance_windows", default=[],
+                    help="A time (UTC) during which stack operations wait "
+                         "(MAINTENANCE_WINDOW), '<days> HH:MM-HH:MM': "
+                         "days mon..sun, a list (sat,sun) or a range "
+                         "(mon-fri) or *; an end before the start runs "
+                         "past midnight, e.g. 'sat 22:00-02:00'. Repeat "
+                         "the option for more windows."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -280,6 +288,7 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
     try:
         threshold = Threshold.parse(p.max_unhealthy)
         in_flight = Threshold.parse(p.max_in_flight, "max_in_flight")
+        windows = parse_windows(p.maintenance_windows)
     except ValueError as exc:
         raise cfg.Error(f"[selfheal_policy] {exc}") from None
     return Policy(cooldown=p.cooldown, flap_max_heals=p.flap_max_heals,
@@ -297,4 +306,5 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   cancel_timeout=p.cancel_timeout,
                   unit_grace=p.unit_grace,
                   scale_cooldown=p.scale_cooldown,
-                  shadow=p.shadow, opt_in=p.opt_in)
+                  shadow=p.shadow, opt_in=p.opt_in,
+                  maintenance_windows=windows)

@@ -221,3 +221,13 @@ def test_a_stack_tagged_exclude_is_never_healed(tmp_path):
     report = simulate("excluded_stack", tmp_path)
     assert [h["units"] for h in report.heals()] == [["group-b/u-0"]]
     assert reasons(report, "group-a/u-0") == ["EXCLUDED"]
+
+
+def test_a_heal_waits_for_the_end_of_a_maintenance_window(tmp_path):
+    report = simulate("maintenance_window", tmp_path)
+    assert [h["units"] for h in report.heals()] == [["group-a/u-0"]]
+    assert reasons(report, "group-a/u-0")[:2] == [
+        "FIRST_HEAL", "MAINTENANCE_WINDOW"]
+    (start,) = [e["t"] for e in report.canonical()
+                if e["kind"] == "execution" and e["change"] == "start"]
+    assert 60 <= start <= 62

@@ -15,6 +15,7 @@ from vitrage_selfheal.decide.stack import RateLimit, StackSettled
 from vitrage_selfheal.decide.stage import Stage
 from vitrage_selfheal.decide.storm import StormGuard
 from vitrage_selfheal.decide.suppress import RootCauseSuppression
+from vitrage_selfheal.decide.windows import MaintenanceWindow
 
 # A new alarm on a unit.
 ADMISSION: tuple[Stage, ...] = (
@@ -25,7 +26,7 @@ ADMISSION: tuple[Stage, ...] = (
 
 # Every start of a stack operation: first the stack, then each unit in it.
 START_STACK: tuple[Stage, ...] = (
-    OperatorHold(), CircuitBreaker(), TrustHold(), StackSettled(),
-    RateLimit())
+    OperatorHold(), CircuitBreaker(), TrustHold(), MaintenanceWindow(),
+    StackSettled(), RateLimit())
 START_UNIT: tuple[Stage, ...] = (Exclusion(), RootCauseSuppression(),
                                  StormGuard())

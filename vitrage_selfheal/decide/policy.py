@@ -96,6 +96,8 @@ class Policy:
     # Only stacks tagged selfheal:enabled are healed (EXCLUDED otherwise);
     # a stack tagged selfheal:exclude never is, whatever this says.
     opt_in: bool = False
+    # decide/windows.Window values: stack operations wait inside them.
+    maintenance_windows: tuple = ()
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

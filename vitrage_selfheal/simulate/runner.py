@@ -18,6 +18,7 @@ from typing import Any, Optional
 from vitrage_selfheal import logs, operator
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.decide.windows import parse_windows
 from vitrage_selfheal.dispatch.base import ExecState, Execution
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import opts as ingest_opts
@@ -140,6 +141,16 @@ def policy_of(scenario: Scenario) -> Policy:
                 values[name] = Threshold.parse(str(values[name]), name)
             except ValueError as exc:
                 raise ScenarioError(f"policy: {exc}") from None
+    if "maintenance_windows" in values:
+        windows = values["maintenance_windows"]
+        if not isinstance(windows, list):
+            raise ScenarioError("policy: maintenance_windows is a list of "
+                                "'<days> HH:MM-HH:MM'")
+        try:
+            values["maintenance_windows"] = parse_windows(
+                str(w) for w in windows)
+        except ValueError as exc:
+            raise ScenarioError(f"policy: {exc}") from None
     return Policy(**values)
 
 
