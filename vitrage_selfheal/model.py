@@ -183,6 +183,9 @@ class Reason(str, enum.Enum):
     # Never healed: its stack is tagged selfheal:exclude, or opt_in is on
     # and the stack is not tagged selfheal:enabled.
     EXCLUDED = "EXCLUDED"
+    # A named pause request (`vitrage-selfheal pause`) is on the stack or
+    # on all stacks: held until every one of them is resumed.
+    PAUSED = "PAUSED"
     # Inside a maintenance window: the stack's operations wait for its end.
     MAINTENANCE_WINDOW = "MAINTENANCE_WINDOW"
 
@@ -313,6 +316,8 @@ class HoldKind:
     BREAKER = "breaker"
     # The stack's trust was refused by Keystone: a new trust lifts it.
     TRUST = "trust"
+    # Named pause requests of the scope (the pauses table), shown as one.
+    PAUSE = "pause"
     # Not a hold: shadow mode for the scope (stored with the holds, so
     # `status` lists it); operations are decided but not dispatched.
     SHADOW = "shadow"

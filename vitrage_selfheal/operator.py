@@ -53,6 +53,42 @@ def release(ledger: Ledger, now: float, root_stack_id: Optional[str] = None,
     return lifted
 
 
+def pause(ledger: Ledger, now: float, name: str, reason: str = "",
+          root_stack_id: Optional[str] = None, who: str = "",
+          replica: str = "") -> str:
+    """Add a named pause request; heals of the scope wait until every
+    pause on it (and every global one) is resumed."""
+    scope = _scope(root_stack_id)
+    with ledger.transaction() as tx:
+        new = tx.add_pause(scope, name, who, reason, now)
+        detail = (f"{scope}: pause {name!r} by {who or '?'}: "
+                  f"{reason or 'no reason'}"
+                  + ("" if new else " (was there; reason updated)"))
+        tx.record(Decision(Action.HOLD, Reason.PAUSED, detail,
+                           root_stack_id=root_stack_id),
+                  now, "operator", replica=replica)
+    return detail
+
+
+def resume(ledger: Ledger, now: float, name: str,
+           root_stack_id: Optional[str] = None,
+           replica: str = "") -> tuple[bool, list[str]]:
+    """Lift one pause request: whether it was there, and the names of the
+    pauses still on the scope."""
+    scope = _scope(root_stack_id)
+    with ledger.transaction() as tx:
+        found = tx.remove_pause(scope, name)
+        left = [p.name for p in tx.pauses() if p.scope == scope]
+        if found:
+            detail = f"{scope}: pause {name!r} resumed; " + (
+                f"still paused by {', '.join(left)}" if left else
+                "no pause left: held units are reconsidered")
+            tx.record(Decision(Action.CLEAR, Reason.RELEASED, detail,
+                               root_stack_id=root_stack_id),
+                      now, "operator", replica=replica)
+    return found, left
+
+
 def shadow(ledger: Ledger, now: float, on: bool,
            root_stack_id: Optional[str] = None, reason: str = "",
            replica: str = "") -> str:

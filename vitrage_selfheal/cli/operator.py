@@ -41,6 +41,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stack", help="only this root stack")
     p.set_defaults(func=release)
 
+    p = sub.add_parser("pause", help="a named pause request: heals wait "
+                                     "until each is resumed")
+    p.add_argument("--name", required=True,
+                   help="e.g. the change ticket; resume lifts it by name")
+    p.add_argument("--stack", help="only this root stack")
+    p.add_argument("--reason", default="")
+    p.add_argument("--who", default="", help="default: $USER")
+    p.set_defaults(func=pause)
+
+    p = sub.add_parser("resume", help="lift one named pause request")
+    p.add_argument("--name", required=True)
+    p.add_argument("--stack", help="the root stack it was put on")
+    p.set_defaults(func=resume)
+
     p = sub.add_parser("shadow", help="decide and record, start nothing "
                                       "(per stack or all stacks)")
     p.add_argument("mode", choices=("on", "off"))
@@ -121,6 +135,8 @@ def status(conf, args) -> int:
                    now - u.last_healed_at < cooldown]
         holds = [(h.scope, h.kind, when(h.since), h.reason)
                  for h in tx.holds()]
+        holds += [(p.scope, f"pause:{p.name}", when(p.since),
+                   f"by {p.who or '?'}: {p.reason}") for p in tx.pauses()]
         if conf.selfheal_policy.shadow:
             holds.insert(0, ("global", "shadow", "-",
                              "[selfheal_policy] shadow = true"))
@@ -167,6 +183,30 @@ def hold(conf, args) -> int:
     scope = operator.hold(ledger_at_head(conf), time.time(), args.reason,
                           args.stack, "cli")
     print(f"held {scope}: {args.reason}")
+    return 0
+
+
+def pause(conf, args) -> int:
+    import getpass
+
+    who = args.who or getpass.getuser()
+    print(operator.pause(ledger_at_head(conf), time.time(), args.name,
+                         args.reason, args.stack, who))
+    return 0
+
+
+def resume(conf, args) -> int:
+    found, left = operator.resume(ledger_at_head(conf), time.time(),
+                                  args.name, args.stack)
+    where = f"stack {args.stack}" if args.stack else "all stacks"
+    if not found:
+        print(f"vitrage-selfheal: no pause {args.name!r} on {where}"
+              + (f" (there: {', '.join(left)})" if left else ""),
+              file=sys.stderr)
+        return 1
+    print(f"resumed {args.name!r} on {where}; "
+          + (f"still paused by {', '.join(left)}" if left
+             else "no pause left"))
     return 0
 
 

@@ -9,6 +9,7 @@ from vitrage_selfheal.decide.flap import FlapDamping
 from vitrage_selfheal.decide.holds import (
     CircuitBreaker,
     OperatorHold,
+    PauseHold,
     TrustHold,
 )
 from vitrage_selfheal.decide.stack import RateLimit, StackSettled
@@ -19,14 +20,15 @@ from vitrage_selfheal.decide.windows import MaintenanceWindow
 
 # A new alarm on a unit.
 ADMISSION: tuple[Stage, ...] = (
-    Exclusion(), OperatorHold(), CircuitBreaker(), TrustHold(),
+    Exclusion(), OperatorHold(), PauseHold(), CircuitBreaker(), TrustHold(),
     RootCauseSuppression(),
     AlreadyHealing(), Cooldown(), UnitGrace(), FlapDamping(),
     StormGuard())
 
 # Every start of a stack operation: first the stack, then each unit in it.
 START_STACK: tuple[Stage, ...] = (
-    OperatorHold(), CircuitBreaker(), TrustHold(), MaintenanceWindow(),
+    OperatorHold(), PauseHold(), CircuitBreaker(), TrustHold(),
+    MaintenanceWindow(),
     StackSettled(), RateLimit())
 START_UNIT: tuple[Stage, ...] = (Exclusion(), RootCauseSuppression(),
                                  StormGuard())

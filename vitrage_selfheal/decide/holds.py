@@ -42,6 +42,17 @@ class OperatorHold(_HoldOfKind):
         return f"{where} held: {hold.reason}"
 
 
+class PauseHold(_HoldOfKind):
+    """`vitrage-selfheal pause --name N`: several may be on a stack, each
+    with who and why; heals wait until every one is resumed."""
+
+    kind, reason = HoldKind.PAUSE, Reason.PAUSED
+
+    def explain(self, hold: HoldRecord, ctx: Context) -> str:
+        return f"{hold.reason}; each is lifted with 'vitrage-selfheal " \
+               f"resume --name NAME'"
+
+
 class CircuitBreaker(_HoldOfKind):
     """A stack whose operations kept failing is not touched until released."""
 

@@ -230,6 +230,21 @@ class HoldRow(Base):
     since: orm.Mapped[float] = orm.mapped_column(sa.Float)
 
 
+class PauseRow(Base):
+    """A named pause request (medik8s pauseRequests): heals of the scope
+    wait while any is there; each is lifted on its own."""
+
+    __tablename__ = "pauses"
+
+    scope: orm.Mapped[str] = orm.mapped_column(sa.String(80),
+                                               primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(64),
+                                              primary_key=True)
+    who: orm.Mapped[str] = orm.mapped_column(sa.String(64), default="")
+    reason: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    since: orm.Mapped[float] = orm.mapped_column(sa.Float)
+
+
 class TrustRow(Base):
     """The Keystone trust a root stack's heals and scales run under: its
     owner delegated to our service user once. Only ids: a trust is useless

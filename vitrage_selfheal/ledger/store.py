@@ -22,6 +22,7 @@ from vitrage_selfheal.ledger.batches import (  # noqa: F401 - re-exported
     BatchTx,
     batch_units,
 )
+from vitrage_selfheal.ledger.holds import PAUSE_SCOPES, STOPS, HoldsTx
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
@@ -108,10 +109,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 # The holds that could stop a stack: two plain binds, not an expanding IN
 # (that one is re-rendered on every execution).
-_SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
-    HoldRow.scope == sa.bindparam("stack_scope"))
-# Shadow mode is kept with the holds but stops nothing.
-_STOPS = _SCOPES & (HoldRow.kind != HoldKind.SHADOW)
 # What admission asks first, in one round trip: whether any hold could
 # stop the stack, the unit, its alarms (one row each) and its open intent
 # (at most one). The holds come first so that a unit not seen yet still
@@ -120,7 +117,9 @@ _STOPS = _SCOPES & (HoldRow.kind != HoldKind.SHADOW)
 # them either.
 # Plain columns on the connection, made rows by `adopt`: the ORM's own
 # loading took twice the time of the query.
-_HELD = sa.select(sa.exists().where(_STOPS).label("held")).subquery("h")
+_HELD = sa.select(sa.or_(sa.exists().where(STOPS),
+                         sa.exists().where(PAUSE_SCOPES)).label("held")
+                  ).subquery("h")
 _PREFETCHED = (("u", UnitRow), ("a", AlarmRow), ("i", IntentRow))
 _UNIT_AND_MORE = (
     sa.select(_HELD.c.held, *(
@@ -134,9 +133,6 @@ _UNIT_AND_MORE = (
 _OPEN_INTENT = sa.select(IntentRow).where(
     IntentRow.unit_key == sa.bindparam("unit_key"),
     IntentRow.open_slot == OPEN)
-_HOLDS_FOR = sa.select(HoldRow).where(_STOPS)
-_SHADOW_FOR = sa.select(HoldRow).where(
-    _SCOPES & (HoldRow.kind == HoldKind.SHADOW))
 _UNHEALTHY_IN_GROUP = (
     sa.select(AlarmRow.unit_key).distinct()
     .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
@@ -155,7 +151,7 @@ def _columns(values: dict, prefix: str, cls: type) -> Optional[dict]:
     return row
 
 
-class LedgerTx(IngressTx, BatchTx, ScaleTx):
+class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
     def __init__(self, session: orm.Session,
                  writer_: Optional[Writer] = None) -> None:
         self.s = session
@@ -337,63 +333,6 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx):
         return list(self.s.scalars(sa.select(IntentRow).where(
             IntentRow.open_slot == OPEN).order_by(IntentRow.id)))
 
-    # -- holds ---------------------------------------------------------------
-    def holds(self) -> list[HoldRow]:
-        return list(self.s.scalars(sa.select(HoldRow).order_by(
-            HoldRow.scope)))
-
-    def hold_for(self, root_stack_id: str) -> Optional[HoldRow]:
-        """The hold that stops heals of this stack, operator holds first."""
-        if root_stack_id in self._hold_cache:
-            return self._hold_cache[root_stack_id]
-        rows = self.s.scalars(_HOLDS_FOR,
-                              {"stack_scope": stack_scope(root_stack_id)})
-        ordered = sorted(rows, key=lambda r: (r.kind != HoldKind.OPERATOR,
-                                              r.scope != GLOBAL_SCOPE))
-        found = self._hold_cache[root_stack_id] = \
-            ordered[0] if ordered else None
-        return found
-
-    def shadow_for(self, root_stack_id: str) -> Optional[HoldRow]:
-        """The stack's shadow mode (its own, else the global one)."""
-        rows = self.s.scalars(_SHADOW_FOR,
-                              {"stack_scope": stack_scope(root_stack_id)})
-        ordered = sorted(rows, key=lambda r: r.scope == GLOBAL_SCOPE)
-        return ordered[0] if ordered else None
-
-    def unhold_shadowed(self, root_stack_id: Optional[str]) -> int:
-        """Units held SHADOW (of the stack, or of all) are reconsidered on
-        the next tick instead of after their cooldown."""
-        q = sa.select(UnitRow).where(UnitRow.held_reason == "SHADOW")
-        if root_stack_id is not None:
-            q = q.where(UnitRow.root_stack_id == root_stack_id)
-        rows = list(self.s.scalars(q))
-        for row in rows:
-            row.held_until = None
-        return len(rows)
-
-    def set_hold(self, scope: str, kind: str, reason: str,
-                 now: float) -> None:
-        self._hold_cache.clear()
-        row = self.s.get(HoldRow, (scope, kind))
-        if row is None:
-            self.s.add(HoldRow(scope=scope, kind=kind, reason=reason,
-                               since=now))
-        else:
-            row.reason = reason
-
-    def remove_holds(self, scope: str, kind: Optional[str] = None) -> int:
-        self._hold_cache.clear()
-        q = sa.select(HoldRow).where(HoldRow.scope == scope)
-        if kind is not None:
-            q = q.where(HoldRow.kind == kind)
-        else:
-            # `release` lifts what stops heals; shadow mode stays.
-            q = q.where(HoldRow.kind != HoldKind.SHADOW)
-        rows = list(self.s.scalars(q))
-        for row in rows:
-            self.s.delete(row)
-        return len(rows)
 
 
 def is_poison(error: BaseException) -> bool:

@@ -61,8 +61,10 @@ class LedgerHealState:
             return HealState.held(row.held_reason)
         hold = tx.hold_for(row.root_stack_id)
         if hold is not None:
-            reason = (Reason.HELD_BY_OPERATOR if hold.kind == HoldKind.OPERATOR
-                      else Reason.CIRCUIT_OPEN)
+            reason = {HoldKind.OPERATOR: Reason.HELD_BY_OPERATOR,
+                      HoldKind.PAUSE: Reason.PAUSED,
+                      HoldKind.TRUST: Reason.TRUST_INVALID}.get(
+                hold.kind, Reason.CIRCUIT_OPEN)
             return HealState.held(reason.value)
         if row.last_healed_at is not None:
             return HealState.HEALED
