@@ -27,7 +27,8 @@ class Cluster:
             template=template or (HERE / "cluster.yaml").read_text(),
             files={"unit.yaml": (HERE / "unit.yaml").read_text()},
             parameters={"size": size, **(parameters or {})},
-            **({"tags": tags} if tags else {}))
+            # Heat's API splits a comma string (a list is a 400).
+            **({"tags": ",".join(tags)} if tags else {}))
         self.id = stack.id
         self.group_stack = ""
         if wait:

@@ -33,7 +33,9 @@ def healer(conn, mistral, tmp_path):
 def units_seen_by_the_datasource(conn, stack_id: str) -> dict[str, Unit]:
     """The real heat.unit driver's view of the stack, as the engine gets
     it, turned into units the way the ingest reads a vertex."""
-    events = HeatUnitDriver(conn=conn).get_all("snapshot")
+    # all_projects off: Heat 27 denies stacks:global_index by default.
+    events = HeatUnitDriver(conn=conn, all_projects=False).get_all(
+        "snapshot")
     found = {}
     for event in events:
         if event.get("root_stack_id") != stack_id:
@@ -103,6 +105,6 @@ def test_shadow_mode_starts_nothing_then_goes_live(conn, mistral, healer):
         after = cluster.members()
         assert after[name][0] != before[name][0]
         (other,) = set(before) - {name}
-        assert after[other] == before[other]
+        assert after[other][0] == before[other][0]   # not replaced
     finally:
         cluster.delete()
