@@ -175,6 +175,9 @@ class Reason(str, enum.Enum):
     REMOVED_BY_SCALE_IN = "REMOVED_BY_SCALE_IN"
     # Created or replaced less than unit_grace ago: still warming up.
     UNIT_GRACE = "UNIT_GRACE"
+    # Unhealthy since it came up: healed once at startup_timeout (the
+    # heal's reason), held if that replacement never becomes healthy.
+    STARTUP_TIMEOUT = "STARTUP_TIMEOUT"
     # Shadow mode: everything decided, the operation would have started
     # now; nothing was dispatched (GCP's DO_NOTHING repair action).
     SHADOW = "SHADOW"

@@ -134,6 +134,12 @@ POLICY_OPTS = [
                  help="Seconds after a group scaled before an alarm may "
                       "scale it again (SCALE_COOLDOWN); operator "
                       "requests are not held."),
+    cfg.FloatOpt("startup_timeout", default=_POLICY.startup_timeout, min=0,
+                 help="A unit unhealthy since it came up is healed this "
+                      "long after (at least unit_grace), reason "
+                      "STARTUP_TIMEOUT, and held, not replaced again, if "
+                      "the replacement never becomes healthy either. 0: "
+                      "at the end of unit_grace."),
     cfg.BoolOpt("shadow", default=_POLICY.shadow,
                 help="Shadow mode for every stack: decide and record "
                      "everything, start nothing (SHADOW: 'would have "
@@ -306,5 +312,6 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   cancel_timeout=p.cancel_timeout,
                   unit_grace=p.unit_grace,
                   scale_cooldown=p.scale_cooldown,
+                  startup_timeout=p.startup_timeout,
                   shadow=p.shadow, opt_in=p.opt_in,
                   maintenance_windows=windows)

@@ -171,7 +171,8 @@ def test_heal_during_a_scale_waits_then_runs_and_grace_holds(tmp_path):
     assert "STACK_BUSY" in reasons(report, "group-a/u-1")
     # The unit the scale-out created: held while booting, healed after.
     assert reasons(report, "group-a/scaled-1")[:1] == ["UNIT_GRACE"]
-    assert "FIRST_HEAL" in reasons(report, "group-a/scaled-1")
+    # Unhealthy since it came up: healed once, for a failed start.
+    assert "STARTUP_TIMEOUT" in reasons(report, "group-a/scaled-1")
 
 
 def test_heal_and_scale_within_a_second_are_one_operation(tmp_path):
@@ -231,3 +232,12 @@ def test_a_heal_waits_for_the_end_of_a_maintenance_window(tmp_path):
     (start,) = [e["t"] for e in report.canonical()
                 if e["kind"] == "execution" and e["change"] == "start"]
     assert 60 <= start <= 62
+
+
+def test_replacements_that_never_start_are_replaced_once_not_looped(
+        tmp_path):
+    report = simulate("startup_timeout", tmp_path)
+    assert [h["units"] for h in report.heals()] == [["group-a/u-0"]] * 2
+    got = reasons(report, "group-a/u-0")
+    assert got.count("STARTUP_TIMEOUT") == 3     # wait, heal once, hold
+    assert got[-1] == "STARTUP_TIMEOUT"

@@ -467,3 +467,73 @@ def test_a_queued_unit_whose_stack_gets_excluded_leaves_its_operation(
     out = healer.tick()
     assert Reason.EXCLUDED in [d.reason for d in out]
     assert dispatcher.starts == []
+
+
+# -- startup timeout ---------------------------------------------------------
+
+def test_a_replacement_that_never_becomes_healthy_is_not_replaced_again(
+        tmp_path, clock, dispatcher):
+    policy = Policy(cooldown=0, unit_grace=60, startup_timeout=120)
+    healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
+    u = unit("0")
+    healer.submit(request(u))                  # a running unit breaks
+    settle(healer, clock)
+    dispatcher.finish_all()
+    healer.tick()
+    assert len(dispatcher.distinct) == 1
+    clock.advance(10)                          # its replacement never works
+    out = healer.submit(request(u, alarm="b"))
+    assert [(d.action, d.reason) for d in out] == [
+        (Action.HOLD, Reason.UNIT_GRACE)]
+    clock.advance(55)                          # grace over, not yet timeout
+    out = healer.tick()
+    assert reasons(out) == [Reason.STARTUP_TIMEOUT]
+    assert out[0].action is Action.HOLD and "healed at" in out[0].detail
+    clock.advance(60)                          # startup_timeout reached
+    out = healer.tick()
+    assert [(d.action, d.reason) for d in out] == [
+        (Action.ACCEPT, Reason.STARTUP_TIMEOUT)]
+    settle(healer, clock)
+    dispatcher.finish_all()
+    healer.tick()
+    assert len(dispatcher.distinct) == 2
+    clock.advance(10)                          # and that one fails to start
+    healer.submit(request(u, alarm="c"))
+    seen = []
+    for _ in range(20):
+        clock.advance(30)
+        seen += healer.tick()
+    held = [d for d in seen if d.reason is Reason.STARTUP_TIMEOUT
+            and d.action is Action.HOLD and "not replaced again" in d.detail]
+    assert len(held) == 1                      # said once, not re-logged
+    assert len(dispatcher.distinct) == 2       # no loop
+    # Its alarm clears: released; a later fault heals as usual.
+    healer.submit(request(u, alarm="c", active=False))
+    seen = []
+    for _ in range(3):
+        clock.advance(5)
+        seen += healer.tick()
+    assert Reason.RELEASED in reasons(seen)
+    clock.advance(600)
+    assert reasons(healer.submit(request(u, alarm="d"))) == [
+        Reason.FIRST_HEAL]
+
+
+def test_a_unit_that_recovers_during_startup_is_not_healed(
+        tmp_path, clock, dispatcher):
+    policy = Policy(cooldown=0, unit_grace=60, startup_timeout=300)
+    healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
+    u = unit("0")
+    healer.submit(request(u))
+    settle(healer, clock)
+    dispatcher.finish_all()
+    healer.tick()
+    clock.advance(5)
+    healer.submit(request(u, alarm="b"))       # booting: not ready yet
+    clock.advance(100)
+    healer.tick()
+    healer.submit(request(u, alarm="b", active=False))   # came up fine
+    for _ in range(20):
+        clock.advance(30)
+        healer.tick()
+    assert len(dispatcher.distinct) == 1

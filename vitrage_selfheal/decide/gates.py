@@ -14,6 +14,7 @@ from vitrage_selfheal.decide.holds import (
 )
 from vitrage_selfheal.decide.stack import RateLimit, StackSettled
 from vitrage_selfheal.decide.stage import Stage
+from vitrage_selfheal.decide.startup import StartupTimeout
 from vitrage_selfheal.decide.storm import StormGuard
 from vitrage_selfheal.decide.suppress import RootCauseSuppression
 from vitrage_selfheal.decide.windows import MaintenanceWindow
@@ -22,7 +23,8 @@ from vitrage_selfheal.decide.windows import MaintenanceWindow
 ADMISSION: tuple[Stage, ...] = (
     Exclusion(), OperatorHold(), PauseHold(), CircuitBreaker(), TrustHold(),
     RootCauseSuppression(),
-    AlreadyHealing(), Cooldown(), UnitGrace(), FlapDamping(),
+    AlreadyHealing(), Cooldown(), UnitGrace(), StartupTimeout(),
+    FlapDamping(),
     StormGuard())
 
 # Every start of a stack operation: first the stack, then each unit in it.

@@ -90,6 +90,11 @@ class Policy:
     # (SCALE_COOLDOWN): the new size must show in the metrics first.
     # Operator requests do not wait.
     scale_cooldown: float = 300.0
+    # A unit unhealthy since it came up is healed this long after (at
+    # least unit_grace), reason STARTUP_TIMEOUT; not again if its
+    # replacement never becomes healthy either (Cluster API
+    # nodeStartupTimeout, 10 min there). 0: at the end of unit_grace.
+    startup_timeout: float = 0.0
     # Every stack in shadow mode (SHADOW): decide and record, dispatch
     # nothing. `vitrage-selfheal shadow on --stack S` does it per stack.
     shadow: bool = False

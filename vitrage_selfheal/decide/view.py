@@ -39,5 +39,8 @@ class HistoryView(Protocol):
     def last_scaled(self, group_key: str) -> Optional[float]:
         """When the group's last scale operation succeeded."""
 
+    def last_admitted(self, unit_key: str) -> Optional[str]:
+        """The reason of the unit's latest admitted heal, if any."""
+
     def starts_since(self, since: float) -> int:
         """Executions started (or tried) since then, all stacks."""

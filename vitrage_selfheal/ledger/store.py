@@ -165,6 +165,14 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
         self._hold_cache: dict[str, Optional[HoldRow]] = {}
 
     # -- decisions and counters -------------------------------------------
+    def last_admitted(self, unit_key: str) -> Optional[str]:
+        return self.s.scalar(
+            sa.select(DecisionRow.reason)
+            .where(DecisionRow.unit_key == unit_key,
+                   DecisionRow.action == "accept",
+                   DecisionRow.reason.in_(("FIRST_HEAL", "STARTUP_TIMEOUT")))
+            .order_by(DecisionRow.id.desc()).limit(1))
+
     def record(self, decision: Decision, at: float, source: str = "",
                alarm_key: Optional[str] = None, replica: str = "") -> None:
         # Details quote what was refused: the one thing here that can hold

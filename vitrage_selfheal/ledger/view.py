@@ -90,6 +90,9 @@ class LedgerView:
     def starts_since(self, since: float) -> int:
         return self._tx.starts_since(since)
 
+    def last_admitted(self, unit_key: str) -> Optional[str]:
+        return self._tx.last_admitted(unit_key)
+
     def open_scale(self, group_key: str) -> Optional[ScaleRecord]:
         row = self._tx.open_scale(group_key)
         return scale_record(row) if row is not None else None

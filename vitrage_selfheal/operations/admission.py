@@ -16,6 +16,7 @@ from typing import Optional
 from vitrage_selfheal.decide.gates import ADMISSION
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.stage import UnitContext, first_objection
+from vitrage_selfheal.decide.startup import came_up_sick
 from vitrage_selfheal.ledger.models import UnitRow
 from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
 from vitrage_selfheal.ledger.view import LedgerView, unit_record
@@ -106,6 +107,11 @@ class Admission:
             return ctx.decide(Action.SKIP, Reason.ALREADY_HEALING,
                               "another replica queued this unit first")
         tx.release_unit(ctx.unit.unit_key)
+        if came_up_sick(ctx):
+            return ctx.decide(Action.ACCEPT, Reason.STARTUP_TIMEOUT,
+                              f"never healthy since it came up: incident "
+                              f"{incident} queued; coalescing "
+                              f"{self.policy.coalesce_window:g}s")
         return ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL,
                           f"incident {incident} queued; coalescing "
                           f"{self.policy.coalesce_window:g}s")
@@ -201,7 +207,7 @@ class Admission:
         if decision.action is Action.HOLD and decision.reason.value == was:
             return None
         if decision.action is Action.ACCEPT:
-            decision = ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL,
+            decision = ctx.decide(Action.ACCEPT, decision.reason,
                                   f"re-evaluated after {was}: "
                                   + decision.detail)
         return decision
