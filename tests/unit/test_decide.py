@@ -26,6 +26,14 @@ def settle(healer, clock, seconds=3.0):
     return healer.tick()
 
 
+def healed(healer, clock, dispatcher, u, alarm="a1"):
+    """The unit's alarm admitted, its heal started, finished and seen."""
+    healer.submit(request(u, alarm=alarm))
+    settle(healer, clock)
+    dispatcher.finish_all()
+    healer.tick()
+
+
 @pytest.fixture
 def healer(tmp_path, clock, dispatcher):
     return make_healer(tmp_path, clock=clock, dispatcher=dispatcher)
@@ -105,10 +113,7 @@ def test_still_unhealthy_after_cooldown_heals_again_until_flapping(
                     unit_grace=0)
     healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
     u = unit("0")
-    healer.submit(request(u))
-    settle(healer, clock)
-    dispatcher.finish_all()
-    healer.tick()
+    healed(healer, clock, dispatcher, u)
     clock.advance(1)                   # the replacement breaks too
     assert reasons(healer.submit(request(u, alarm="b"))) == [Reason.COOLDOWN]
     clock.advance(61)                  # cooldown over, alarm still active
@@ -476,10 +481,7 @@ def test_a_replacement_that_never_becomes_healthy_is_not_replaced_again(
     policy = Policy(cooldown=0, unit_grace=60, startup_timeout=120)
     healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
     u = unit("0")
-    healer.submit(request(u))                  # a running unit breaks
-    settle(healer, clock)
-    dispatcher.finish_all()
-    healer.tick()
+    healed(healer, clock, dispatcher, u)       # a running unit breaks
     assert len(dispatcher.distinct) == 1
     clock.advance(10)                          # its replacement never works
     out = healer.submit(request(u, alarm="b"))
@@ -524,10 +526,7 @@ def test_a_unit_that_recovers_during_startup_is_not_healed(
     policy = Policy(cooldown=0, unit_grace=60, startup_timeout=300)
     healer = make_healer(tmp_path, policy, clock=clock, dispatcher=dispatcher)
     u = unit("0")
-    healer.submit(request(u))
-    settle(healer, clock)
-    dispatcher.finish_all()
-    healer.tick()
+    healed(healer, clock, dispatcher, u)
     clock.advance(5)
     healer.submit(request(u, alarm="b"))       # booting: not ready yet
     clock.advance(100)
