@@ -133,8 +133,9 @@ def status(conf, args) -> int:
                     f"{u.last_healed_at + cooldown - now:.0f}s")
                    for u in tx.units() if u.last_healed_at and
                    now - u.last_healed_at < cooldown]
+        # Pause requests are listed one by one, not their marker.
         holds = [(h.scope, h.kind, when(h.since), h.reason)
-                 for h in tx.holds()]
+                 for h in tx.holds() if h.kind != "pause"]
         holds += [(p.scope, f"pause:{p.name}", when(p.since),
                    f"by {p.who or '?'}: {p.reason}") for p in tx.pauses()]
         if conf.selfheal_policy.shadow:

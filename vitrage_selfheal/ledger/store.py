@@ -22,7 +22,7 @@ from vitrage_selfheal.ledger.batches import (  # noqa: F401 - re-exported
     BatchTx,
     batch_units,
 )
-from vitrage_selfheal.ledger.holds import PAUSE_SCOPES, STOPS, HoldsTx
+from vitrage_selfheal.ledger.holds import STOPS, HoldsTx
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
@@ -117,9 +117,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 # them either.
 # Plain columns on the connection, made rows by `adopt`: the ORM's own
 # loading took twice the time of the query.
-_HELD = sa.select(sa.or_(sa.exists().where(STOPS),
-                         sa.exists().where(PAUSE_SCOPES)).label("held")
-                  ).subquery("h")
+_HELD = sa.select(sa.exists().where(STOPS).label("held")).subquery("h")
 _PREFETCHED = (("u", UnitRow), ("a", AlarmRow), ("i", IntentRow))
 _UNIT_AND_MORE = (
     sa.select(_HELD.c.held, *(
