@@ -105,7 +105,7 @@ def shadow(ledger: Ledger, now: float, on: bool,
             woken = tx.unhold_shadowed(root_stack_id)
             detail = f"{scope}: shadow mode off; {woken} unit(s) held " \
                      f"SHADOW reconsidered"
-        tx.record(Decision(Action.CLEAR if not on else Action.HOLD,
+        tx.record(Decision(Action.HOLD if on else Action.CLEAR,
                            Reason.SHADOW_MODE, detail,
                            root_stack_id=root_stack_id),
                   now, "operator", replica=replica)

@@ -1,13 +1,43 @@
-"""A real cluster stack for the cloud tests (the demo's templates)."""
+"""A real cluster stack for the cloud tests (the demo's templates), and
+the healer the tests drive against the real Heat and Mistral."""
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 from typing import Any, Optional
 
+from vitrage_selfheal import clients
+from vitrage_selfheal.clock import SystemClock
+from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.democloud.run import HERE, wait_for
 from vitrage_selfheal.dispatch.base import ExecState, Execution
-from vitrage_selfheal.model import Unit
+from vitrage_selfheal.dispatch.heat_groups import HeatGroups
+from vitrage_selfheal.healer import Healer
+from vitrage_selfheal.ledger.locks import Locks
+from vitrage_selfheal.ledger.store import Ledger
+from vitrage_selfheal.metrics import Counters
+from vitrage_selfheal.model import HealRequest, Unit
+
+
+def cloud_healer(conn: Any, dispatcher: Any, tmp_path: pathlib.Path,
+                 policy: Policy, groups: bool = False) -> Healer:
+    """A healer on a fresh SQLite ledger (tmp_path/ledger.db) and file
+    locks, reading the real Heat (and its groups, if asked) and starting
+    executions through `dispatcher`; reads an execution every second."""
+    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
+    ledger.upgrade()
+    return Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"), dispatcher,
+                  clients.HeatStatus(conn), policy, SystemClock(),
+                  counters=Counters(),
+                  groups=HeatGroups(conn) if groups else None,
+                  follow_interval=1.0)
+
+
+def heal_request(unit: Unit, alarm: str = "t",
+                 name: str = "selfheal.heal: server lost") -> HealRequest:
+    return HealRequest(unit=unit, alarm_key=f"{alarm}@{unit.key}",
+                       alarm_name=name)
 
 
 class Cluster:

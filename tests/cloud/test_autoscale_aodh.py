@@ -19,22 +19,14 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.helpers import Cluster, wait_for
-from tests.cloudfixtures import WORKFLOW_INPUT
-from vitrage_selfheal import clients
+from tests.cloud.helpers import Cluster, cloud_healer, heal_request, wait_for
+from tests.unit.test_ingest_webhook import running
 from vitrage_selfheal.cli.main import main
 from vitrage_selfheal.clock import SystemClock
 from vitrage_selfheal.decide.policy import Policy
-from vitrage_selfheal.dispatch.heat_groups import HeatGroups
-from vitrage_selfheal.dispatch.mistral import MistralDispatcher
-from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import aodh_alarms
 from vitrage_selfheal.ingest import opts as ingest_opts
-from vitrage_selfheal.ingest.webhook import make_server
-from vitrage_selfheal.ledger.locks import Locks
-from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.metrics import Counters
-from vitrage_selfheal.model import HealRequest, Reason
+from vitrage_selfheal.model import Reason
 
 SECRET = "autoscale-test-secret"
 POLICY = "selfheal-test-5s"
@@ -99,29 +91,16 @@ def cluster(conn):
 @pytest.fixture
 def receiver(conn, mistral, tmp_path):
     """The plugin's healer behind its HTTP receiver on 127.0.0.1."""
-    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
-    ledger.upgrade()
     # A long coalescing window keeps a sick unit's heal queued, so that
     # the scale-in finds it; scale_cooldown spaces Aodh's repeats.
-    healer = Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"),
-                    MistralDispatcher(mistral.session, mistral.endpoint,
-                                      workflow_input=WORKFLOW_INPUT),
-                    clients.HeatStatus(conn),
-                    Policy(coalesce_window=600, cooldown=0, unit_grace=0,
-                           scale_cooldown=20),
-                    SystemClock(), counters=Counters(),
-                    groups=HeatGroups(conn), follow_interval=1.0)
+    healer = cloud_healer(conn, mistral, tmp_path, Policy(
+        coalesce_window=600, cooldown=0, unit_grace=0, scale_cooldown=20),
+        groups=True)
+    ledger = healer.ledger
     conf = ingest_opts.load([])
     conf.set_override("secret", SECRET, group=ingest_opts.WEBHOOK_GROUP)
-    server = make_server(healer, conf, "127.0.0.1", 0)
-    import threading
-    thread = threading.Thread(target=server.serve_forever,
-                              kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield healer, ledger, f"http://{host}:{port}"
-    server.shutdown()
-    server.server_close()
+    with running(healer, conf, SystemClock()) as base:
+        yield healer, ledger, base
 
 
 def delete_alarms(conn, stack_id: str) -> None:
@@ -192,8 +171,7 @@ def test_aodh_alarms_scale_out_then_in_removing_the_sick_unit(
         servers[new] = grown[new][0]
         gnocchi.add_server(servers[new], cluster.id)
         sick = cluster.unit(new)
-        healer.submit(HealRequest(unit=sick, alarm_key=f"t@{sick.key}",
-                                  alarm_name="selfheal.heal: server lost"))
+        healer.submit(heal_request(sick))
         seen.clear()
         t1 = time.monotonic()
         until(Reason.SCALE_IN, LOW, timeout=180)

@@ -6,28 +6,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cloud.helpers import Cluster, wait_for
-from vitrage_selfheal import clients, operator
-from vitrage_selfheal.clock import SystemClock
+from tests.cloud.helpers import Cluster, cloud_healer, heal_request, wait_for
+from vitrage_selfheal import operator
 from vitrage_selfheal.datasources.heat.unit.driver import HeatUnitDriver
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import ExecState
-from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest.units import unit_from_fields
-from vitrage_selfheal.ledger.locks import Locks
-from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.metrics import Counters
-from vitrage_selfheal.model import HealRequest, Reason, Unit
+from vitrage_selfheal.model import Reason, Unit
 
 
 @pytest.fixture
 def healer(conn, mistral, tmp_path):
-    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
-    ledger.upgrade()
-    return Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"), mistral,
-                  clients.HeatStatus(conn),
-                  Policy(coalesce_window=0.5, cooldown=0, unit_grace=0),
-                  SystemClock(), counters=Counters(), follow_interval=1.0)
+    return cloud_healer(conn, mistral, tmp_path, Policy(
+        coalesce_window=0.5, cooldown=0, unit_grace=0))
 
 
 def units_seen_by_the_datasource(conn, stack_id: str) -> dict[str, Unit]:
@@ -47,9 +38,7 @@ def units_seen_by_the_datasource(conn, stack_id: str) -> dict[str, Unit]:
 
 
 def heal(healer, unit: Unit):
-    return healer.submit(HealRequest(
-        unit=unit, alarm_key=f"t@{unit.key}",
-        alarm_name="selfheal.heal: server lost"))
+    return healer.submit(heal_request(unit))
 
 
 def run_for(healer, seconds: float, until=None) -> list:

@@ -9,19 +9,18 @@ import uuid
 
 import pytest
 
-from tests.cloud.helpers import Cluster, finish, wait_for
-from vitrage_selfheal import clients
-from vitrage_selfheal.clock import SystemClock
+from tests.cloud.helpers import (
+    Cluster,
+    cloud_healer,
+    finish,
+    heal_request,
+    wait_for,
+)
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import ExecState
 from vitrage_selfheal.dispatch.heat_groups import HeatGroups
-from vitrage_selfheal.healer import Healer
-from vitrage_selfheal.ledger.locks import Locks
-from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.metrics import Counters
 from vitrage_selfheal.model import (
     GroupRef,
-    HealRequest,
     Reason,
     ScaleMethod,
     ScalePlan,
@@ -127,18 +126,13 @@ def test_heal_and_scale_asked_within_a_second_both_happen_in_order(
         conn, cluster, mistral, tmp_path):
     """Through the healer: one stack operation, no 409, every unit
     accounted for, checked from Heat."""
-    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
-    ledger.upgrade()
-    healer = Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"),
-                    mistral, clients.HeatStatus(conn),
-                    Policy(coalesce_window=1.0, unit_grace=0),
-                    SystemClock(), counters=Counters(),
-                    groups=HeatGroups(conn), follow_interval=1.0)
+    healer = cloud_healer(conn, mistral, tmp_path,
+                          Policy(coalesce_window=1.0, unit_grace=0),
+                          groups=True)
+    ledger = healer.ledger
     before = cluster.members()
     sick = sorted(before)[0]
-    unit = cluster.unit(sick)
-    healer.submit(HealRequest(unit=unit, alarm_key=f"test@{unit.key}",
-                              alarm_name="selfheal.heal: server lost"))
+    healer.submit(heal_request(cluster.unit(sick)))
     time.sleep(0.5)
     assert [d.reason for d in healer.scale(ScaleRequest(
         group=ref(cluster), delta=1, source="test", manual=True))] == [
@@ -167,18 +161,12 @@ def test_a_scale_in_never_removes_a_unit_whose_heal_is_in_flight(
     """A scale-in asked while a unit's heal runs waits for it (STACK_BUSY),
     then removes another member: the healed unit keeps its place in the
     group, checked from Heat's resource list throughout."""
-    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
-    ledger.upgrade()
-    healer = Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"),
-                    mistral, clients.HeatStatus(conn),
-                    Policy(coalesce_window=0.5, unit_grace=0),
-                    SystemClock(), counters=Counters(),
-                    groups=HeatGroups(conn), follow_interval=1.0)
+    healer = cloud_healer(conn, mistral, tmp_path,
+                          Policy(coalesce_window=0.5, unit_grace=0),
+                          groups=True)
     before = cluster.members()
     sick = sorted(before)[0]
-    unit = cluster.unit(sick)
-    healer.submit(HealRequest(unit=unit, alarm_key=f"test@{unit.key}",
-                              alarm_name="selfheal.heal: server lost"))
+    healer.submit(heal_request(cluster.unit(sick)))
     seen: list = []
     present: list[bool] = []
 

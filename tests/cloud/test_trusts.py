@@ -10,19 +10,14 @@ import json
 import openstack
 import pytest
 
-from tests.cloud.helpers import Cluster, wait_for
+from tests.cloud.helpers import Cluster, cloud_healer, heal_request, wait_for
 from tests.cloudfixtures import WORKFLOW_INPUT
-from vitrage_selfheal import clients
 from vitrage_selfheal.cli.main import main
-from vitrage_selfheal.clock import SystemClock
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.mistral import MistralDispatcher
 from vitrage_selfheal.dispatch.trusts import TrustSessions
-from vitrage_selfheal.healer import Healer
-from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
-from vitrage_selfheal.metrics import Counters
-from vitrage_selfheal.model import HealRequest, Reason
+from vitrage_selfheal.model import Reason
 
 
 @pytest.fixture
@@ -38,10 +33,7 @@ def cluster(owner):
 
 
 def heal(healer, cluster, name):
-    unit = cluster.unit(name)
-    return healer.submit(HealRequest(unit=unit, alarm_key=f"t@{unit.key}",
-                                     alarm_name="selfheal.heal: server "
-                                                "lost"))
+    return healer.submit(heal_request(cluster.unit(name)))
 
 
 def run_until(healer, reason, seen=None, timeout=240):
@@ -80,10 +72,8 @@ def test_heals_run_as_the_owner_and_a_revoked_trust_holds(
     mistral = MistralDispatcher(conn.session, endpoint,
                                 workflow_input=WORKFLOW_INPUT,
                                 trusts=TrustSessions.from_connection(conn))
-    healer = Healer(ledger, Locks(f"file://{tmp_path}/locks", "t"), mistral,
-                    clients.HeatStatus(conn),
-                    Policy(coalesce_window=0.5, cooldown=0, unit_grace=0),
-                    SystemClock(), counters=Counters(), follow_interval=1.0)
+    healer = cloud_healer(conn, mistral, tmp_path, Policy(
+        coalesce_window=0.5, cooldown=0, unit_grace=0))
     names = sorted(cluster.members())
     before = cluster.members()
     heal(healer, cluster, names[0])

@@ -13,7 +13,7 @@ from vitrage_selfheal import operator
 from vitrage_selfheal.cli.output import dump, table, when
 from vitrage_selfheal.ledger import migrate
 from vitrage_selfheal.ledger.store import Ledger, batch_units
-from vitrage_selfheal.model import Action, GroupRef
+from vitrage_selfheal.model import Action, GroupRef, HoldKind
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                    r"[0-9a-f]{12}", re.IGNORECASE)
@@ -135,7 +135,7 @@ def status(conf, args) -> int:
                    now - u.last_healed_at < cooldown]
         # Pause requests are listed one by one, not their marker.
         holds = [(h.scope, h.kind, when(h.since), h.reason)
-                 for h in tx.holds() if h.kind != "pause"]
+                 for h in tx.holds() if h.kind != HoldKind.PAUSE]
         holds += [(p.scope, f"pause:{p.name}", when(p.since),
                    f"by {p.who or '?'}: {p.reason}") for p in tx.pauses()]
         if conf.selfheal_policy.shadow:

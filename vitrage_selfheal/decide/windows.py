@@ -89,13 +89,12 @@ class MaintenanceWindow:
     queued as usual and start when it ends."""
 
     def check(self, ctx: StackContext) -> Optional[Decision]:
-        ends = [e for w in ctx.policy.maintenance_windows
-                if (e := w.ends_after(ctx.now)) is not None]
-        if not ends:
+        inside = [(w.text, end) for w in ctx.policy.maintenance_windows
+                  if (end := w.ends_after(ctx.now)) is not None]
+        if not inside:
             return None
-        until = max(ends)
-        names = ", ".join(w.text for w in ctx.policy.maintenance_windows
-                          if w.ends_after(ctx.now) is not None)
+        until = max(end for _, end in inside)
+        names = ", ".join(text for text, _ in inside)
         end = datetime.datetime.fromtimestamp(
             until, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         return ctx.decide(Action.WAIT, Reason.MAINTENANCE_WINDOW,

@@ -23,6 +23,7 @@ import hmac
 import json
 from typing import Any, Optional, Union
 
+from vitrage_selfheal.ingest.signing import secret_bytes
 from vitrage_selfheal.model import GroupRef
 
 PREFIX = "/v1/scale/"
@@ -47,8 +48,7 @@ class ScaleLink:
 
 
 def _link_key(secret: Union[str, bytes]) -> bytes:
-    raw = secret.encode("utf-8") if isinstance(secret, str) else secret
-    return hmac.new(raw, _LABEL, hashlib.sha256).digest()
+    return hmac.new(secret_bytes(secret), _LABEL, hashlib.sha256).digest()
 
 
 def _b64(data: bytes) -> str:

@@ -22,7 +22,7 @@ def _material(ts: str, body: bytes) -> bytes:
     return f"{ts}.".encode() + body
 
 
-def _key(secret: Union[str, bytes]) -> bytes:
+def secret_bytes(secret: Union[str, bytes]) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else secret
 
 
@@ -30,7 +30,7 @@ def sign(secret: Union[str, bytes], body: bytes,
          ts: Union[int, float]) -> dict[str, str]:
     """The signature headers for `body` sent at time `ts` (epoch seconds)."""
     stamp = str(int(ts))
-    digest = hmac.new(_key(secret), _material(stamp, body),
+    digest = hmac.new(secret_bytes(secret), _material(stamp, body),
                       hashlib.sha256).hexdigest()
     return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: _SCHEME + digest}
 
@@ -49,7 +49,7 @@ def verify(secret: Union[str, bytes], body: bytes, ts_header: Optional[str],
         return "stale or future timestamp"
     if not sig_header.startswith(_SCHEME):
         return "bad signature"
-    expected = hmac.new(_key(secret), _material(ts_header, body),
+    expected = hmac.new(secret_bytes(secret), _material(ts_header, body),
                         hashlib.sha256).hexdigest()
     given = sig_header[len(_SCHEME):].strip()
     # compare_digest on ASCII str raises TypeError for non-ASCII input.

@@ -41,7 +41,7 @@ from vitrage_selfheal.ingest.signing import (
     _SCHEME,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    _key,
+    secret_bytes,
     sign,
     verify,
 )
@@ -90,7 +90,7 @@ class WebhookApp:
         patterns(conf)  # a bad regex fails here, not on the first alarm
         self._sink = sink
         self._conf = conf
-        self._secret = _key(group.secret)
+        self._secret = secret_bytes(group.secret)
         self._max_skew = group.max_skew
         self._max_body = group.max_body
         self._clock = clock or SystemClock()

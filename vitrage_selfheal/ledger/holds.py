@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from vitrage_selfheal.ledger.models import HoldRow, PauseRow, UnitRow
-from vitrage_selfheal.model import GLOBAL_SCOPE, HoldKind, stack_scope
+from vitrage_selfheal.model import GLOBAL_SCOPE, HoldKind, Reason, stack_scope
 
 SCOPES = (HoldRow.scope == GLOBAL_SCOPE) | (
     HoldRow.scope == sa.bindparam("stack_scope"))
@@ -110,7 +110,8 @@ class HoldsTx:
     def unhold_shadowed(self, root_stack_id: Optional[str]) -> int:
         """Units held SHADOW (of the stack, or of all) are reconsidered on
         the next tick instead of after their cooldown."""
-        q = sa.select(UnitRow).where(UnitRow.held_reason == "SHADOW")
+        q = sa.select(UnitRow).where(
+            UnitRow.held_reason == Reason.SHADOW.value)
         if root_stack_id is not None:
             q = q.where(UnitRow.root_stack_id == root_stack_id)
         rows = list(self.s.scalars(q))

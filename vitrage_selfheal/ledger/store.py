@@ -37,12 +37,14 @@ from vitrage_selfheal.ledger.scales import ScaleTx
 from vitrage_selfheal.ledger.upsert import Writer, adopt, update, writer
 from vitrage_selfheal.model import (  # noqa: F401 - the ledger's names
     GLOBAL_SCOPE,
+    Action,
     BatchState,
     Decision,
     HealRequest,
     HoldKind,
     Intent,
     IntentState,
+    Reason,
     Unit,
     stack_scope,
 )
@@ -167,8 +169,9 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
         return self.s.scalar(
             sa.select(DecisionRow.reason)
             .where(DecisionRow.unit_key == unit_key,
-                   DecisionRow.action == "accept",
-                   DecisionRow.reason.in_(("FIRST_HEAL", "STARTUP_TIMEOUT")))
+                   DecisionRow.action == Action.ACCEPT.value,
+                   DecisionRow.reason.in_((Reason.FIRST_HEAL.value,
+                                           Reason.STARTUP_TIMEOUT.value)))
             .order_by(DecisionRow.id.desc()).limit(1))
 
     def record(self, decision: Decision, at: float, source: str = "",
