@@ -191,6 +191,19 @@ class Reason(str, enum.Enum):
     PAUSED = "PAUSED"
     # Inside a maintenance window: the stack's operations wait for its end.
     MAINTENANCE_WINDOW = "MAINTENANCE_WINDOW"
+    # Escalation ladder (decide/ladder.py): a step other than replace
+    # (reboot, rebuild) ended; the unit is judged when its timeout ends.
+    VERIFYING = "VERIFYING"
+    # Healthy at the end of the step's timeout: the step healed it.
+    REMEDIATED = "REMEDIATED"
+    # The step failed, or the unit was still unhealthy at its timeout:
+    # the unit goes on to the ladder's next step.
+    ESCALATED = "ESCALATED"
+    # max_remediations_per_unit steps within remediation_window: held.
+    REMEDIATION_BUDGET = "REMEDIATION_BUDGET"
+    # Quorum guard (selfheal:quorum): one unit of the group in flight at a
+    # time, and none while fewer than a majority are healthy.
+    QUORUM_GUARD = "QUORUM_GUARD"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,6 +356,12 @@ class UnitRecord:
     heal_times: tuple[float, ...] = ()
     born_at: Optional[float] = None
     controls: Optional[str] = None
+    # The escalation ladder's last step ended for the unit's current
+    # sequence (None: no sequence open), when, and every step's end time
+    # within the budget's reach.
+    remedy: Optional[str] = None
+    remedy_at: Optional[float] = None
+    remedy_times: tuple[float, ...] = ()
 
     @property
     def warming_since(self) -> Optional[float]:
@@ -380,6 +399,7 @@ class IntentRecord:
     state: str
     created_at: float
     batch_id: Optional[str] = None
+    step: str = "replace"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,3 +12,6 @@ HEAT_UNIT_DATASOURCE = "heat.unit"
 HEAL_WORKFLOW = "selfheal.heal_units"
 # The one that resizes a group, marking units first (workflows/scale.yaml).
 SCALE_WORKFLOW = "selfheal.scale"
+# The ladder's steps other than replace: reboot or rebuild the units'
+# servers (workflows/remedy_units.yaml).
+REMEDY_WORKFLOW = "selfheal.remedy_units"

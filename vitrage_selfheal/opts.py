@@ -12,6 +12,7 @@ from oslo_config import cfg
 
 from vitrage_selfheal import limits, workflows
 from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.decide.steps import format_ladder, parse_ladder
 from vitrage_selfheal.decide.windows import parse_windows
 from vitrage_selfheal.names import HEAL_WORKFLOW
 
@@ -156,6 +157,28 @@ POLICY_OPTS = [
                          "(mon-fri) or *; an end before the start runs "
                          "past midnight, e.g. 'sat 22:00-02:00'. Repeat "
                          "the option for more windows."),
+    cfg.StrOpt("remediation_ladder",
+               default=format_ladder(_POLICY.remediation_ladder),
+               help="The escalation ladder: steps tried in order, each "
+                    "with its timeout in seconds, e.g. 'reboot:300>"
+                    "rebuild:600>replace'. A step other than replace is "
+                    "judged when its timeout ends (VERIFYING): healthy is "
+                    "REMEDIATED, unhealthy or failed goes on to the next "
+                    "step (ESCALATED). Must end with replace. Per stack: "
+                    "the tag selfheal:ladder=<ladder>."),
+    cfg.IntOpt("max_remediations_per_unit",
+               default=_POLICY.max_remediations_per_unit, min=0,
+               help="Remediation steps (reboots, rebuilds, replacements) "
+                    "of one unit within remediation_window before it is "
+                    "held (REMEDIATION_BUDGET). 0: no budget."),
+    cfg.FloatOpt("remediation_window", default=_POLICY.remediation_window,
+                 min=1, help="Seconds max_remediations_per_unit counts."),
+    cfg.FloatOpt("safe_time_to_assume_dead",
+                 default=_POLICY.safe_time_to_assume_dead, min=0,
+                 help="Stacks tagged selfheal:fence: seconds between the "
+                      "old servers being stopped (fenced) and their "
+                      "replacement being created, so a stateful member "
+                      "never runs twice."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -295,6 +318,7 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
         threshold = Threshold.parse(p.max_unhealthy)
         in_flight = Threshold.parse(p.max_in_flight, "max_in_flight")
         windows = parse_windows(p.maintenance_windows)
+        ladder = parse_ladder(p.remediation_ladder)
     except ValueError as exc:
         raise cfg.Error(f"[selfheal_policy] {exc}") from None
     return Policy(cooldown=p.cooldown, flap_max_heals=p.flap_max_heals,
@@ -314,4 +338,7 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   scale_cooldown=p.scale_cooldown,
                   startup_timeout=p.startup_timeout,
                   shadow=p.shadow, opt_in=p.opt_in,
-                  maintenance_windows=windows)
+                  maintenance_windows=windows, remediation_ladder=ladder,
+                  max_remediations_per_unit=p.max_remediations_per_unit,
+                  remediation_window=p.remediation_window,
+                  safe_time_to_assume_dead=p.safe_time_to_assume_dead)

@@ -47,14 +47,23 @@ class RecordingDispatcher:
         self.calls: list[tuple[str, str]] = []
         # execution id -> the ScalePlan it was started with
         self.scales: dict[str, ScalePlan] = {}
+        # execution id -> the ladder step / the fencing wait it was given
+        self.steps: dict[str, str] = {}
+        self.fences: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str,
-              scale: Optional[ScalePlan] = None) -> Execution:
+              scale: Optional[ScalePlan] = None,
+              step: Optional[str] = None,
+              fence: Optional[float] = None) -> Execution:
         self.calls.append(("start", execution_id))
         if scale is not None:
             self.scales[execution_id] = scale
+        if step is not None:
+            self.steps[execution_id] = step
+        if fence is not None:
+            self.fences[execution_id] = fence
         if self.down:
             raise DispatchError("connection refused (test)")
         if self.start_error is not None:

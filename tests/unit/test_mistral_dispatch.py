@@ -43,7 +43,8 @@ class FakeMistral:
         self.executions: dict[str, dict[str, Any]] = {}
         self.workflows: dict[str, str] = {}
         self.known_workflows = {workflows.HEAL_WORKFLOW,
-                                workflows.SCALE_WORKFLOW}
+                                workflows.SCALE_WORKFLOW,
+                                workflows.REMEDY_WORKFLOW}
         self.requests: list[tuple[str, str, dict, bytes]] = []
         self.queries: list[str] = []
         # path -> (status, raw body) served instead of the normal answer.
@@ -369,14 +370,19 @@ def test_malformed_start_answer_is_a_dispatch_error(fake, dispatcher):
 
 def test_install_creates_then_updates(fake):
     with requests.Session() as session:
-        shipped = [workflows.HEAL_WORKFLOW, workflows.SCALE_WORKFLOW]
+        # The sub-workflows others call come first.
+        shipped = ["selfheal.unit_servers", "selfheal.server_action",
+                   workflows.HEAL_WORKFLOW, workflows.REMEDY_WORKFLOW,
+                   workflows.SCALE_WORKFLOW]
         assert install_workflows(session, fake.endpoint) == shipped
         assert install_workflows(session, fake.endpoint + "/") == shipped
     calls = [(m, p, h.get("Content-Type")) for m, p, h, _ in fake.requests]
-    # Each definition: created the first time, updated the second.
-    assert calls == [("POST", "/v2/workflows", "text/plain")] * 2 + [
+    # Each definition (a file): created the first time, updated the second.
+    files = len(workflows.names())
+    assert files == 4
+    assert calls == [("POST", "/v2/workflows", "text/plain")] * files + [
         ("POST", "/v2/workflows", "text/plain"),
-        ("PUT", "/v2/workflows", "text/plain")] * 2
+        ("PUT", "/v2/workflows", "text/plain")] * files
     assert fake.workflows[workflows.HEAL_WORKFLOW] == workflows.load(
         "heal_units")
     # Public: executions under an owner's trust run in the owner's project.

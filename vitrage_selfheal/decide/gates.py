@@ -12,6 +12,8 @@ from vitrage_selfheal.decide.holds import (
     PauseHold,
     TrustHold,
 )
+from vitrage_selfheal.decide.ladder import RemediationBudget, Verifying
+from vitrage_selfheal.decide.quorum import QuorumGuard
 from vitrage_selfheal.decide.stack import RateLimit, StackSettled
 from vitrage_selfheal.decide.stage import Stage
 from vitrage_selfheal.decide.startup import StartupTimeout
@@ -23,9 +25,9 @@ from vitrage_selfheal.decide.windows import MaintenanceWindow
 ADMISSION: tuple[Stage, ...] = (
     Exclusion(), OperatorHold(), PauseHold(), CircuitBreaker(), TrustHold(),
     RootCauseSuppression(),
-    AlreadyHealing(), Cooldown(), UnitGrace(), StartupTimeout(),
-    FlapDamping(),
-    StormGuard())
+    AlreadyHealing(), Verifying(), Cooldown(), UnitGrace(),
+    StartupTimeout(), FlapDamping(), RemediationBudget(),
+    StormGuard(), QuorumGuard())
 
 # Every start of a stack operation: first the stack, then each unit in it.
 START_STACK: tuple[Stage, ...] = (
@@ -33,4 +35,4 @@ START_STACK: tuple[Stage, ...] = (
     MaintenanceWindow(),
     StackSettled(), RateLimit())
 START_UNIT: tuple[Stage, ...] = (Exclusion(), RootCauseSuppression(),
-                                 StormGuard())
+                                 StormGuard(), QuorumGuard())

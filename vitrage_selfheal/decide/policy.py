@@ -10,6 +10,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from vitrage_selfheal.decide.steps import DEFAULT_LADDER, Ladder
+
 
 @dataclasses.dataclass(frozen=True)
 class Threshold:
@@ -103,6 +105,17 @@ class Policy:
     opt_in: bool = False
     # decide/windows.Window values: stack operations wait inside them.
     maintenance_windows: tuple = ()
+    # The escalation ladder (decide/ladder.py) of stacks without their
+    # own selfheal:ladder tag; replace alone by default.
+    remediation_ladder: Ladder = DEFAULT_LADDER
+    # Remediation steps (any step, replace included) per unit within the
+    # window before it is held REMEDIATION_BUDGET; 0: no budget.
+    max_remediations_per_unit: int = 6
+    remediation_window: float = 3600.0
+    # Fencing (stacks tagged selfheal:fence): after the old servers are
+    # stopped, this long before their replacement is created (medik8s
+    # safeTimeToAssumeNodeRebootedSeconds is 180 s).
+    safe_time_to_assume_dead: float = 180.0
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

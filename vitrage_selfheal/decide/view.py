@@ -33,6 +33,9 @@ class HistoryView(Protocol):
     def unhealthy_in_group(self, group_key: str) -> list[str]:
         """Unit keys with an unanswered heal alarm in the group."""
 
+    def held_in_group(self, group_key: str, reason: str) -> list[str]:
+        """Unit keys of the group held for `reason` (a Reason's value)."""
+
     def open_scale(self, group_key: str) -> Optional[ScaleRecord]:
         """The group's scale request still queued or in an operation."""
 

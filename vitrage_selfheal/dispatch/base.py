@@ -50,7 +50,10 @@ class Dispatcher(Protocol):
         Two keywords are passed only when they apply, so an executor of
         plain heals need not know them: `scale` (a ScalePlan: resize the
         group, the units marked first) and `trust_id` (start it under the
-        stack owner's trust; TrustInvalid if Keystone refuses it)."""
+        stack owner's trust; TrustInvalid if Keystone refuses it), `step`
+        (a ladder step other than replace: "reboot" or "rebuild" the
+        units' servers instead of replacing them) and `fence` (seconds:
+        stop the old servers, wait that long, then replace)."""
 
     def get(self, execution_id: str) -> Execution: ...
 

@@ -89,7 +89,9 @@ class MistralDispatcher:
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str,
               scale: Optional[ScalePlan] = None,
-              trust_id: Optional[str] = None) -> Execution:
+              trust_id: Optional[str] = None,
+              step: Optional[str] = None,
+              fence: Optional[float] = None) -> Execution:
         wf_input = {**self.workflow_input, "root_stack_id": root_stack_id,
                     "units": [unit_input(u) for u in units],
                     "reason": reason}
@@ -97,6 +99,15 @@ class MistralDispatcher:
         if scale is not None:
             workflow = self.scale_workflow_name
             wf_input.update(scale_input(scale))
+        elif step is not None:
+            # Only the waits it shares with the heal: the others are not
+            # inputs of the ladder's workflow.
+            workflow = workflows.REMEDY_WORKFLOW
+            wf_input = {k: v for k, v in wf_input.items()
+                        if k not in ("conflict_delay", "conflict_retries")}
+            wf_input["step"] = step
+        elif fence is not None:
+            wf_input.update(fence=True, safe_time_to_assume_dead=fence)
         body = {"id": execution_id, "workflow_name": workflow,
                 "description": description_for(root_stack_id),
                 "input": json.dumps(wf_input)}

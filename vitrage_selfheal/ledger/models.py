@@ -73,6 +73,12 @@ class UnitRow(Base):
     # The root stack's control words as last reported (model.Unit).
     controls: orm.Mapped[Optional[str]] = orm.mapped_column(
         sa.String(limits.CONTROLS))
+    # The escalation ladder (decide/ladder.py): the last step ended in the
+    # unit's open sequence (NULL: none open) and when; the end times of
+    # recent steps, space-separated, for max_remediations_per_unit.
+    remedy: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(16))
+    remedy_at: orm.Mapped[Optional[float]] = orm.mapped_column(sa.Float)
+    remedy_times: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
 
 
 class AlarmRow(Base):
@@ -119,6 +125,9 @@ class IntentRow(Base):
     batch_id: orm.Mapped[Optional[str]] = orm.mapped_column(sa.String(64))
     open_slot: orm.Mapped[Optional[int]] = orm.mapped_column(sa.Integer,
                                                              default=OPEN)
+    # The ladder's step this heal takes (decide/ladder.py).
+    step: orm.Mapped[str] = orm.mapped_column(sa.String(16),
+                                              default="replace")
 
 
 class BatchRow(Base):

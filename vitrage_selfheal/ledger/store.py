@@ -133,6 +133,10 @@ _UNIT_AND_MORE = (
 _OPEN_INTENT = sa.select(IntentRow).where(
     IntentRow.unit_key == sa.bindparam("unit_key"),
     IntentRow.open_slot == OPEN)
+# Step end times older than this are dropped (a budget's window is at
+# most a day in any sane configuration; the column stays short).
+REMEDY_TIMES_KEPT = 86400.0
+
 _UNHEALTHY_IN_GROUP = (
     sa.select(AlarmRow.unit_key).distinct()
     .join(UnitRow, UnitRow.unit_key == AlarmRow.unit_key)
@@ -221,7 +225,8 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
                           group_size=unit.group_size, held_reason=None,
                           held_detail="", held_until=None,
                           last_healed_at=None, heal_times="",
-                          born_at=None, controls=unit.controls)
+                          born_at=None, controls=unit.controls,
+                          remedy=None, remedy_at=None, remedy_times="")
             if self.writer.insert_new(self.s, UnitRow.__table__, values):
                 return adopt(self.s, UnitRow, values)
             # Another replica (no lock backend) inserted it first.
@@ -287,11 +292,29 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
 
     def mark_healed(self, unit_key: str, now: float,
                     physical_id: Optional[str]) -> None:
+        """Replaced: the last step of any ladder, so its sequence ends."""
         row = self.s.get(UnitRow, unit_key)
         row.last_healed_at = now
         row.heal_times = f"{row.heal_times} {now:.3f}".strip()
+        self.step_ended(unit_key, None, now)
         if physical_id:
             row.physical_id = physical_id
+
+    def step_ended(self, unit_key: str, step: Optional[str],
+                   now: float) -> None:
+        """A remediation step of the unit ended (counted for its budget);
+        `step` opens or goes on with its sequence, None closes it."""
+        row = self.s.get(UnitRow, unit_key)
+        row.remedy, row.remedy_at = step, now
+        kept = [t for t in (row.remedy_times or "").split()
+                if now - float(t) < REMEDY_TIMES_KEPT]
+        row.remedy_times = " ".join(kept + [f"{now:.3f}"])
+
+    def end_sequence(self, unit_key: str) -> None:
+        """Healthy again: the unit's next heal starts at the first step."""
+        row = self.s.get(UnitRow, unit_key)
+        if row is not None and row.remedy is not None:
+            row.remedy, row.remedy_at = None, None
 
     def unhealthy_in_group(self, group_key: str) -> list[str]:
         # Plain columns: on the connection, without the ORM's execution
@@ -299,6 +322,10 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
         self.s.flush()
         return sorted(self.s.connection().execute(
             _UNHEALTHY_IN_GROUP, {"group_key": group_key}).scalars())
+
+    def held_in_group(self, group_key: str, reason: str) -> list[str]:
+        return sorted(self.s.scalars(sa.select(UnitRow.unit_key).where(
+            UnitRow.group_key == group_key, UnitRow.held_reason == reason)))
 
     # -- intents -------------------------------------------------------------
     def open_intent(self, unit_key: str) -> Optional[IntentRow]:
@@ -311,14 +338,15 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
             _OPEN_INTENT, {"unit_key": unit_key})
         return row
 
-    def add_intent(self, unit: Unit, incident: str, now: float) -> IntentRow:
+    def add_intent(self, unit: Unit, incident: str, now: float,
+                   step: str = "replace") -> IntentRow:
         # An intent closed earlier in this transaction must be closed in
         # the database before the new one is, or the two would collide.
         self.s.flush()
         values = dict(unit_key=unit.key, root_stack_id=unit.root_stack_id,
                       incident=incident, state=IntentState.PENDING,
                       wait_reason=None, created_at=now, updated_at=now,
-                      batch_id=None, open_slot=OPEN)
+                      batch_id=None, open_slot=OPEN, step=step)
         ident = self.writer.insert_new_id(self.s, IntentRow.__table__,
                                           values)
         if ident is None:

@@ -34,7 +34,13 @@ def unit_record(row: UnitRow) -> UnitRecord:
         group_size=row.group_size, held_reason=row.held_reason,
         held_until=row.held_until, last_healed_at=row.last_healed_at,
         born_at=row.born_at, controls=row.controls,
-        heal_times=tuple(float(t) for t in (row.heal_times or "").split()))
+        heal_times=_times(row.heal_times), remedy=row.remedy,
+        remedy_at=row.remedy_at, remedy_times=_times(row.remedy_times))
+
+
+def _times(text: Optional[str]) -> tuple[float, ...]:
+    """Space-separated epoch seconds, as the units table keeps them."""
+    return tuple(float(t) for t in (text or "").split())
 
 
 def alarm_record(row: AlarmRow) -> AlarmRecord:
@@ -86,6 +92,9 @@ class LedgerView:
 
     def unhealthy_in_group(self, group_key: str) -> list[str]:
         return self._tx.unhealthy_in_group(group_key)
+
+    def held_in_group(self, group_key: str, reason: str) -> list[str]:
+        return self._tx.held_in_group(group_key, reason)
 
     def starts_since(self, since: float) -> int:
         return self._tx.starts_since(since)

@@ -14,9 +14,11 @@ import logging
 from typing import Optional
 
 from vitrage_selfheal.decide.gates import ADMISSION
+from vitrage_selfheal.decide.ladder import ladder_for, next_step
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.stage import UnitContext, first_objection
 from vitrage_selfheal.decide.startup import came_up_sick
+from vitrage_selfheal.decide.steps import REPLACE, Step
 from vitrage_selfheal.ledger.models import UnitRow
 from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
 from vitrage_selfheal.ledger.view import LedgerView, unit_record
@@ -101,20 +103,39 @@ class Admission:
             if decision.action is Action.HOLD:
                 tx.hold_unit(ctx.unit.unit_key, decision)
             return decision
+        step, escalated, how = self._step(ctx)
         try:
-            tx.add_intent(ctx.unit.as_unit(), incident, ctx.now)
+            tx.add_intent(ctx.unit.as_unit(), incident, ctx.now, step.name)
         except AlreadyRecorded:
             return ctx.decide(Action.SKIP, Reason.ALREADY_HEALING,
                               "another replica queued this unit first")
         tx.release_unit(ctx.unit.unit_key)
+        queued = (f"incident {incident} queued{how}; coalescing "
+                  f"{self.policy.coalesce_window:g}s")
+        if escalated:
+            return ctx.decide(Action.ACCEPT, Reason.ESCALATED,
+                              f"{ctx.unit.remedy} did not heal it: "
+                              f"{queued}")
         if came_up_sick(ctx):
             return ctx.decide(Action.ACCEPT, Reason.STARTUP_TIMEOUT,
-                              f"never healthy since it came up: incident "
-                              f"{incident} queued; coalescing "
-                              f"{self.policy.coalesce_window:g}s")
-        return ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL,
-                          f"incident {incident} queued; coalescing "
-                          f"{self.policy.coalesce_window:g}s")
+                              f"never healthy since it came up: {queued}")
+        return ctx.decide(Action.ACCEPT, Reason.FIRST_HEAL, queued)
+
+    def _step(self, ctx: UnitContext) -> tuple[Step, bool, str]:
+        """The ladder's step for this heal, whether it escalates, and what
+        the decision says of it ("" for a plain replacement)."""
+        ladder, bad_tag = ladder_for(ctx.unit, self.policy.remediation_ladder)
+        step, escalated = next_step(ctx.unit, ladder)
+        how = ""
+        if step.name != REPLACE and not ctx.unit.physical_id:
+            step, how = ladder[-1], " (no physical id to " + step.name + \
+                ")"
+        if len(ladder) > 1 or escalated:
+            how = f" for step {step}" + how
+        if bad_tag:
+            LOG.warning("unit %s: %s", ctx.unit.unit_key, bad_tag)
+            how += f"; {bad_tag}"
+        return step, escalated, how
 
     def _clear(self, tx: LedgerTx, row: UnitRow, req: HealRequest,
                now: float) -> list[Decision]:
@@ -126,6 +147,12 @@ class Admission:
         if tx.active_alarms(row.unit_key, Intent.HEAL):
             return [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED,
                                detail + "; other alarms keep it unhealthy")]
+        if row.held_reason == Reason.VERIFYING.value:
+            # A remediation step is judged at its timeout, not by the
+            # first quiet moment of a server that is still booting.
+            return [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED,
+                               detail + f"; {row.remedy} judged at its "
+                               f"timeout")]
         decisions = [ctx.decide(Action.CLEAR, Reason.ALARM_CLEARED, detail)]
         left = withdraw(tx, row.unit_key, now)
         if left is not None:
@@ -133,6 +160,7 @@ class Admission:
                 Action.CLEAR, Reason.ALARM_CLEARED,
                 detail + f"; {left}, unit recovered by itself")
         tx.release_unit(row.unit_key)
+        tx.end_sequence(row.unit_key)
         return decisions
 
     # -- root causes below the unit -------------------------------------------
@@ -192,11 +220,20 @@ class Admission:
         """Re-run admission for a held unit; a decision only on change."""
         ctx = self._ctx(tx, row, now)
         was = row.held_reason
+        judged = was == Reason.VERIFYING.value
+        if judged and row.held_until is not None and now < row.held_until:
+            return None
         sick = tx.unanswered_alarms(row)
         if not sick:
             if tx.active_alarms(row.unit_key, Intent.SUPPRESS):
                 return None
             tx.release_unit(row.unit_key)
+            step = row.remedy
+            tx.end_sequence(row.unit_key)
+            if judged:
+                return ctx.decide(Action.SUCCEED, Reason.REMEDIATED,
+                                  f"healthy at the end of {step}'s "
+                                  f"timeout: {step} healed it")
             return ctx.decide(Action.CLEAR, Reason.RELEASED,
                               f"no longer unhealthy (was {was})")
         if row.held_until is not None and now < row.held_until:

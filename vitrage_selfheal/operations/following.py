@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Optional, Protocol
 
 from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.steps import REPLACE
 from vitrage_selfheal.dispatch.base import (
     Dispatcher,
     DispatchError,
@@ -22,6 +23,7 @@ from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
 from vitrage_selfheal.metrics import Counters
 from vitrage_selfheal.model import Action, BatchState, Decision, Reason
 from vitrage_selfheal.operations import outcome
+from vitrage_selfheal.operations.queue import step_of_kind
 
 LOG = logging.getLogger(__name__)
 
@@ -191,6 +193,11 @@ class Following:
             if execution.state is ExecState.SUCCESS:
                 return outcome.succeeded(tx, batch, execution, now,
                                          self.policy)
+            if step_of_kind(batch.kind) != REPLACE:
+                # A step that did not work is not tried again: the next
+                # step is the remedy (the ladder's replace at the latest).
+                return outcome.escalate(tx, batch, execution, now,
+                                        attempt_outcome)
             return outcome.failed(tx, batch, now, self.policy, failure,
                                   outcome.failure_text(execution),
                                   attempt_outcome)

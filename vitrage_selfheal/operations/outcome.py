@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Optional
 
+from vitrage_selfheal.decide.ladder import ladder_for
 from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.steps import REPLACE, step_of
 from vitrage_selfheal.dispatch.base import Execution
 from vitrage_selfheal.ledger.models import BatchRow, ScaleRow
 from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
+from vitrage_selfheal.ledger.view import unit_record
 from vitrage_selfheal.model import (
     Action,
     BatchState,
@@ -20,7 +23,7 @@ from vitrage_selfheal.model import (
     Unit,
     stack_scope,
 )
-from vitrage_selfheal.operations.queue import close_operation
+from vitrage_selfheal.operations.queue import close_operation, step_of_kind
 from vitrage_selfheal.operations.scaling import stored_plan
 
 
@@ -34,6 +37,9 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
               now: float, policy: Policy) -> list[Decision]:
     tx.finish_attempt(batch, AttemptOutcome.SUCCESS, now)
     close_operation(tx, batch, BatchState.SUCCESS, now)
+    step = step_of_kind(batch.kind)
+    if step != REPLACE:
+        return _step_done(tx, batch, execution, now, policy, step)
     replaced = replacements(execution.output)
     scale = tx.batch_scale(batch.id) if batch.kind == "scale" else None
     plan = stored_plan(scale) if scale is not None else None
@@ -64,6 +70,57 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
     if scale is not None:
         decisions.append(_scaled(tx, scale, plan, execution, now))
     return decisions
+
+
+def _step_done(tx: LedgerTx, batch: BatchRow, execution: Execution,
+               now: float, policy: Policy, step: str) -> list[Decision]:
+    """A reboot or rebuild worked as far as Nova goes: each unit is held
+    VERIFYING for the step's timeout, then judged (decide/ladder.py)."""
+    decisions = []
+    for intent in _batched(tx, batch):
+        tx.close_intent(intent, IntentState.DONE, now)
+        tx.step_ended(intent.unit_key, step, now)
+        ladder, _ = ladder_for(unit_record(tx.unit(intent.unit_key)),
+                               policy.remediation_ladder)
+        timeout = step_of(ladder, step).timeout
+        held = Decision(
+            Action.HOLD, Reason.VERIFYING,
+            f"execution {execution.id}: {step} done; healthy in "
+            f"{timeout:.0f}s is REMEDIATED, else the next step",
+            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+            batch_id=batch.id, until=now + timeout)
+        tx.hold_unit(intent.unit_key, held)
+        decisions.append(held)
+    return decisions
+
+
+def escalate(tx: LedgerTx, batch: BatchRow, execution: Execution,
+             now: float, attempt_outcome: str) -> list[Decision]:
+    """A reboot or rebuild failed: no retry and no breaker; its units go
+    on to the next step of their ladder on the next tick."""
+    why = failure_text(execution)
+    step = step_of_kind(batch.kind)
+    tx.finish_attempt(batch, attempt_outcome, now, why)
+    close_operation(tx, batch, BatchState.FAILED, now)
+    decisions = [operation_decision(batch, Action.FAIL, Reason.ESCALATED,
+                                    f"{step} failed ({why})")]
+    for intent in _batched(tx, batch):
+        tx.close_intent(intent, IntentState.FAILED, now)
+        tx.step_ended(intent.unit_key, step, now)
+        held = Decision(
+            Action.HOLD, Reason.ESCALATED,
+            f"execution {execution.id}: {step} failed ({why}); the next "
+            f"step is queued if the unit is still unhealthy",
+            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+            batch_id=batch.id, until=now)
+        tx.hold_unit(intent.unit_key, held)
+        decisions.append(held)
+    return decisions
+
+
+def _batched(tx: LedgerTx, batch: BatchRow) -> list:
+    return [i for i in tx.batch_intents(batch.id)
+            if i.state == IntentState.BATCHED]
 
 
 def shadowed(tx: LedgerTx, batch: BatchRow, now: float, policy: Policy,

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Optional
 
 from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.quorum import is_quorum_group
+from vitrage_selfheal.decide.steps import REPLACE
 from vitrage_selfheal.dispatch.execution_id import execution_id_for
 from vitrage_selfheal.ledger.models import BatchRow, IntentRow, ScaleRow
 from vitrage_selfheal.ledger.store import AlreadyRecorded, LedgerTx
@@ -124,12 +126,21 @@ class Queue:
                      for i in intents if i.unit_key in leaving]
         intents = [i for i in intents if i.unit_key not in leaving]
         chosen, waiting = self._in_flight(tx, intents)
-        scale, plan, found = self.scaling.plan(tx, root_stack_id,
-                                               groups or {}, now, chosen)
-        decisions += found
         decisions += _wait(waiting, Reason.MAX_IN_FLIGHT,
                            "the group's max_in_flight units are in the "
                            "stack's next operation; these go after it")
+        chosen, later = _one_step(chosen)
+        scale, plan, found = self.scaling.plan(
+            tx, root_stack_id, groups or {}, now,
+            chosen if _step(chosen) == REPLACE else [])
+        decisions += found
+        if scale is not None and plan is not None and \
+                _step(chosen) != REPLACE:
+            # A scale marks and updates: only replacements go with it.
+            later, chosen = later + chosen, []
+        decisions += _wait(later, Reason.STACK_BUSY,
+                           "one remediation step per operation: another "
+                           "step of this stack goes first")
         if scale is not None and plan is not None:
             if plan.method is ScaleMethod.SIGNAL or \
                     plan.target < plan.size_before:
@@ -148,7 +159,8 @@ class Queue:
         chosen, waiting, taken = [], [], {}
         for intent in sorted(intents, key=lambda i: i.id):
             unit = tx.unit(intent.unit_key)
-            limit = self.policy.in_flight_limit(unit.group_size)
+            limit = 1 if is_quorum_group(unit.controls) else \
+                self.policy.in_flight_limit(unit.group_size)
             count = taken.get(unit.group_key, 0)
             if count >= limit:
                 waiting.append(intent)
@@ -172,7 +184,7 @@ class Queue:
         exec_id = execution_id_for(root_stack_id, keys, incidents, 1)
         batch = BatchRow(
             id=exec_id, root_stack_id=root_stack_id,
-            kind="heal" if scale is None else "scale",
+            kind=batch_kind(_step(intents)) if scale is None else "scale",
             state=BatchState.INTENDED, attempt=1, execution_id=exec_id,
             units="[]", reason="; ".join(reasons),
             created_at=now, output="", start_unconfirmed=False)
@@ -203,6 +215,27 @@ class Queue:
             f"{len(keys)} unit(s) in one heal: " + ", ".join(keys),
             root_stack_id=root_stack_id, batch_id=batch.id))
         return batch, decisions
+
+
+def batch_kind(step: str) -> str:
+    """An operation's kind: its ladder step; a replacement is a "heal"."""
+    return "heal" if step == REPLACE else step
+
+
+def step_of_kind(kind: str) -> str:
+    return REPLACE if kind in ("heal", "scale") else kind
+
+
+def _step(intents: list[IntentRow]) -> str:
+    return min(intents, key=lambda i: i.id).step if intents else REPLACE
+
+
+def _one_step(intents: list[IntentRow]
+              ) -> tuple[list[IntentRow], list[IntentRow]]:
+    """The intents of the oldest one's step, and the others."""
+    step = _step(intents)
+    return ([i for i in intents if i.step == step],
+            [i for i in intents if i.step != step])
 
 
 def scale_incident(row: ScaleRow) -> str:

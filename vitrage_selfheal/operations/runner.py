@@ -16,6 +16,7 @@ import logging
 from typing import Optional
 
 from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.steps import FENCE, REPLACE
 from vitrage_selfheal.dispatch.base import (
     Dispatcher,
     DispatchError,
@@ -38,6 +39,7 @@ from vitrage_selfheal.model import (
     Reason,
     ScalePlan,
     Unit,
+    control_words,
     stack_scope,
 )
 from vitrage_selfheal.operations import outcome
@@ -49,6 +51,7 @@ from vitrage_selfheal.operations.queue import (
     leave,
     scale_incident,
     startable,
+    step_of_kind,
     vertex_ids,
 )
 from vitrage_selfheal.operations.scaling import drop_victims, stored_plan
@@ -70,6 +73,10 @@ class _Start:
     scale: Optional[ScalePlan] = None
     trust_id: Optional[str] = None
     shadow: bool = False
+    # A ladder step other than replace (reboot, rebuild), or None.
+    step: Optional[str] = None
+    # Fence (stop) the old servers before their replacement is created.
+    fence: bool = False
 
 
 class Runner(Following):
@@ -137,6 +144,10 @@ class Runner(Following):
             extra["scale"] = start.scale
         if start.trust_id is not None:
             extra["trust_id"] = start.trust_id
+        if start.step is not None:
+            extra["step"] = start.step
+        if start.fence:
+            extra["fence"] = self.policy.safe_time_to_assume_dead
         try:
             execution = self.dispatcher.start(
                 start.execution_id, start.root_stack_id, start.units,
@@ -167,8 +178,11 @@ class Runner(Following):
                          f"execution {execution.id} attempt {start.attempt}"
                          + (" removes the unit (scale-in)"
                             if u.key in victims else
+                            f" {start.step}s {len(start.units)} unit(s) "
+                            f"of the stack" if start.step else
                             f" heals {len(start.units)} unit(s) of the "
-                            f"stack"),
+                            f"stack" + (", fencing first" if start.fence
+                                        else "")),
                          unit_key=u.key, root_stack_id=start.root_stack_id,
                          batch_id=start.id)
                 for u in start.units]
@@ -243,10 +257,14 @@ class Runner(Following):
         trust = tx.trust_for(batch.root_stack_id)
         shadow = self.policy.shadow or \
             tx.shadow_for(batch.root_stack_id) is not None
+        step = step_of_kind(batch.kind)
+        fence = batch.kind == "heal" and any(
+            FENCE in control_words(u.controls) for u in units)
         return decisions, _Start(batch.id, batch.root_stack_id,
                                  execution_id, batch.attempt, units,
                                  batch.reason, plan,
-                                 trust.trust_id if trust else None, shadow)
+                                 trust.trust_id if trust else None, shadow,
+                                 None if step == REPLACE else step, fence)
 
     def _trust_invalid(self, ledger: Transactions, start: _Start,
                        exc: TrustInvalid, now: float) -> list[Decision]:

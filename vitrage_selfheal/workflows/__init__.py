@@ -8,18 +8,29 @@ from __future__ import annotations
 
 from importlib import resources
 
-from vitrage_selfheal.names import HEAL_WORKFLOW, SCALE_WORKFLOW
+from vitrage_selfheal.names import (
+    HEAL_WORKFLOW,
+    REMEDY_WORKFLOW,
+    SCALE_WORKFLOW,
+)
 
-__all__ = ["HEAL_WORKFLOW", "SCALE_WORKFLOW", "load", "names"]
+__all__ = ["HEAL_WORKFLOW", "REMEDY_WORKFLOW", "SCALE_WORKFLOW", "load",
+           "names"]
 
 _SUFFIX = ".yaml"
 
 
+# Definitions that others call as sub-workflows: installed first.
+_CALLED = ("servers",)
+
+
 def names() -> list[str]:
-    """Names of the shipped definitions (file names without .yaml)."""
-    return sorted(entry.name[:-len(_SUFFIX)]
-                  for entry in resources.files(__name__).iterdir()
-                  if entry.name.endswith(_SUFFIX) and entry.is_file())
+    """Names of the shipped definitions (file names without .yaml), in
+    the order they are installed."""
+    return sorted((entry.name[:-len(_SUFFIX)]
+                   for entry in resources.files(__name__).iterdir()
+                   if entry.name.endswith(_SUFFIX) and entry.is_file()),
+                  key=lambda n: (n not in _CALLED, n))
 
 
 def load(name: str) -> str:
