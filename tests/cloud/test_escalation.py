@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from tests.cloud.helpers import Cluster, cloud_healer, heal_request, wait_for
+from tests.cloud.helpers import Cluster, cloud_healer, heal_request
 from tests.cloud.test_remediation_controls import (
     run_for,
     units_seen_by_the_datasource,

@@ -241,3 +241,38 @@ def test_replacements_that_never_start_are_replaced_once_not_looped(
     got = reasons(report, "group-a/u-0")
     assert got.count("STARTUP_TIMEOUT") == 3     # wait, heal once, hold
     assert got[-1] == "STARTUP_TIMEOUT"
+
+
+def test_the_ladder_reboots_first_and_escalates_what_a_reboot_misses(
+        tmp_path):
+    report = simulate("escalation_ladder", tmp_path)
+    # One reboot of both sick units; only the broken one is replaced.
+    assert [h["units"] for h in report.heals()] == [
+        ["group-a/u-0", "group-a/u-1"], ["group-a/u-1"]]
+    starts = [e["change"] for e in report.canonical()
+              if e["kind"] == "execution" and e["change"].startswith(
+                  "start")]
+    assert starts == ["start reboot", "start"]
+    assert reasons(report, "group-a/u-0") == [
+        "FIRST_HEAL", "BATCH_DISPATCHED", "VERIFYING", "ALARM_CLEARED",
+        "REMEDIATED"]
+    assert reasons(report, "group-a/u-1")[:5] == [
+        "FIRST_HEAL", "BATCH_DISPATCHED", "ESCALATED", "ESCALATED",
+        "BATCH_DISPATCHED"]
+    assert "EXECUTION_SUCCEEDED" in reasons(report, "group-a/u-1")
+    assert reasons(report, "group-a/u-2") == []
+
+
+def test_a_stateful_group_is_fenced_and_never_healed_without_quorum(
+        tmp_path):
+    report = simulate("stateful_units", tmp_path)
+    assert sorted(h["units"] for h in report.heals()) == [
+        ["group-db/m-0"], ["group-web/u-0"]]
+    starts = {tuple(e["units"]): e["change"] for e in report.canonical()
+              if e["kind"] == "execution"
+              and e["change"].startswith("start")}
+    assert starts[("group-db/m-0",)] == "start (fencing first)"
+    assert starts[("group-web/u-0",)] == "start"
+    for member in ("group-db/m-1", "group-db/m-2"):
+        assert "QUORUM_GUARD" in reasons(report, member)
+        assert "BATCH_DISPATCHED" not in reasons(report, member)

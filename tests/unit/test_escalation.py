@@ -268,3 +268,24 @@ def test_quorum_group_heals_one_member_at_a_time_and_never_without_quorum(
     # alone; member 2 is reconsidered and waits for it.
     assert [s[2] for s in dispatcher.starts] == [(member("0").key,),
                                                  (member("1").key,)]
+
+
+def test_one_unit_the_step_missed_escalates_alone(tmp_path, clock,
+                                                 dispatcher):
+    healer = ladder_healer(tmp_path, clock, dispatcher)
+    healer.submit(request(unit("0")))
+    healer.submit(request(unit("1")))
+    ticks(healer, clock)
+    reboot = only_running(dispatcher)
+    assert dispatcher.executions[reboot]["units"] == (unit("0").key,
+                                                      unit("1").key)
+    dispatcher.finish(reboot, ExecState.SUCCESS, {"result": {
+        "step": "reboot", "failed": [{"unit_key": unit("1").key,
+                                      "message": "server s1 is ERROR"}]}})
+    out = ticks(healer, clock)
+    by_unit = {(d.unit_key, d.reason) for d in out}
+    assert (unit("0").key, Reason.VERIFYING) in by_unit
+    assert (unit("1").key, Reason.ESCALATED) in by_unit
+    rebuild = only_running(dispatcher)
+    assert dispatcher.steps[rebuild] == "rebuild"
+    assert dispatcher.executions[rebuild]["units"] == (unit("1").key,)

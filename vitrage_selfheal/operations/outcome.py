@@ -9,7 +9,7 @@ from vitrage_selfheal.decide.ladder import ladder_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import REPLACE, step_of
 from vitrage_selfheal.dispatch.base import Execution
-from vitrage_selfheal.ledger.models import BatchRow, ScaleRow
+from vitrage_selfheal.ledger.models import BatchRow, IntentRow, ScaleRow
 from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
 from vitrage_selfheal.ledger.view import unit_record
 from vitrage_selfheal.model import (
@@ -74,10 +74,17 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
 
 def _step_done(tx: LedgerTx, batch: BatchRow, execution: Execution,
                now: float, policy: Policy, step: str) -> list[Decision]:
-    """A reboot or rebuild worked as far as Nova goes: each unit is held
-    VERIFYING for the step's timeout, then judged (decide/ladder.py)."""
+    """A reboot or rebuild ran: each unit whose servers came back ACTIVE
+    is held VERIFYING for the step's timeout, then judged
+    (decide/ladder.py); each one whose did not goes on to the next step."""
+    failed = step_failures(execution.output)
     decisions = []
     for intent in _batched(tx, batch):
+        if intent.unit_key in failed:
+            decisions.append(_escalated(tx, batch, intent, execution.id,
+                                        step, failed[intent.unit_key],
+                                        now))
+            continue
         tx.close_intent(intent, IntentState.DONE, now)
         tx.step_ended(intent.unit_key, step, now)
         ladder, _ = ladder_for(unit_record(tx.unit(intent.unit_key)),
@@ -96,29 +103,47 @@ def _step_done(tx: LedgerTx, batch: BatchRow, execution: Execution,
 
 def escalate(tx: LedgerTx, batch: BatchRow, execution: Execution,
              now: float, attempt_outcome: str) -> list[Decision]:
-    """A reboot or rebuild failed: no retry and no breaker; its units go
-    on to the next step of their ladder on the next tick."""
+    """A reboot or rebuild failed as a whole: no retry and no breaker;
+    its units go on to the next step of their ladder on the next tick."""
     why = failure_text(execution)
     step = step_of_kind(batch.kind)
     tx.finish_attempt(batch, attempt_outcome, now, why)
     close_operation(tx, batch, BatchState.FAILED, now)
-    decisions = [operation_decision(batch, Action.FAIL, Reason.ESCALATED,
-                                    f"{step} failed ({why})")]
-    for intent in _batched(tx, batch):
-        tx.close_intent(intent, IntentState.FAILED, now)
-        tx.step_ended(intent.unit_key, step, now)
-        held = Decision(
-            Action.HOLD, Reason.ESCALATED,
-            f"execution {execution.id}: {step} failed ({why}); the next "
-            f"step is queued if the unit is still unhealthy",
-            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
-            batch_id=batch.id, until=now)
-        tx.hold_unit(intent.unit_key, held)
-        decisions.append(held)
-    return decisions
+    return [operation_decision(batch, Action.FAIL, Reason.ESCALATED,
+                               f"{step} failed ({why})")] + [
+        _escalated(tx, batch, intent, execution.id, step, why, now)
+        for intent in _batched(tx, batch)]
 
 
-def _batched(tx: LedgerTx, batch: BatchRow) -> list:
+def _escalated(tx: LedgerTx, batch: BatchRow, intent: IntentRow,
+               execution_id: str, step: str, why: str,
+               now: float) -> Decision:
+    """Held until now: reconsidered next tick, it takes the next step if
+    it is still unhealthy (decide/ladder.next_step)."""
+    tx.close_intent(intent, IntentState.FAILED, now)
+    tx.step_ended(intent.unit_key, step, now)
+    held = Decision(
+        Action.HOLD, Reason.ESCALATED,
+        f"execution {execution_id}: {step} failed ({why}); the next step "
+        f"is queued if the unit is still unhealthy",
+        unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+        batch_id=batch.id, until=now)
+    tx.hold_unit(intent.unit_key, held)
+    return held
+
+
+def step_failures(output: Optional[dict]) -> dict[str, str]:
+    """unit key -> why, for the units selfheal.remedy_units could not
+    bring back (its `result.failed`)."""
+    result = output.get("result") if output else None
+    failed = {}
+    for item in (result or {}).get("failed", []) or []:
+        if isinstance(item, dict) and isinstance(item.get("unit_key"), str):
+            failed[item["unit_key"]] = str(item.get("message") or "failed")
+    return failed
+
+
+def _batched(tx: LedgerTx, batch: BatchRow) -> list[IntentRow]:
     return [i for i in tx.batch_intents(batch.id)
             if i.state == IntentState.BATCHED]
 

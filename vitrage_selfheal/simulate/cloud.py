@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime
 import pathlib
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import yaml
@@ -83,6 +84,8 @@ class SimulatedCloud:
                          for s in scenario.stacks}
         self.switch_state = {s.id: "OK" for s in scenario.switches}
         self.failing: set[str] = set()
+        # Servers that stay ERROR whatever Nova does to them.
+        self.broken: set[str] = set()
         self.down_hosts: set[str] = set()
         self._sizes: collections.Counter = collections.Counter()
         self._sizes_of: Optional[int] = None
@@ -214,6 +217,35 @@ class SimulatedCloud:
         self.instances[server_id]["status"] = status
         engine.snapshot("nova.instance", [self.instance_entity(server_id)],
                         DatasourceAction.SNAPSHOT)
+
+    def _on_instance_broken(self, arg: Any, engine: Any) -> None:
+        server_id = str(arg)
+        if server_id not in self.instances:
+            raise ScenarioError(f"unknown instance {server_id!r}")
+        self.broken.add(server_id)
+        self._on_instance_state({"id": server_id, "status": "ERROR"},
+                                engine)
+
+    def _servers_of(self, units: Sequence[Unit]) -> list[str]:
+        return [s for u in units for s in self.units[u.key].servers
+                if u.key in self.units and s in self.instances]
+
+    def unremedied(self, units: Sequence[Unit]) -> list[Unit]:
+        """The units a reboot or rebuild cannot bring back: a server of
+        theirs is broken (selfheal.remedy_units' `result.failed`)."""
+        return [u for u in units
+                if any(s in self.broken for s in self._servers_of([u]))]
+
+    def remedied(self, units: Sequence[Unit], step: str,
+                 engine: Any) -> list[str]:
+        """A reboot or rebuild that worked: the servers are ACTIVE."""
+        lines = []
+        for server_id in self._servers_of(units):
+            if self.instances[server_id]["status"] != "ACTIVE":
+                self._on_instance_state({"id": server_id,
+                                         "status": "ACTIVE"}, engine)
+            lines.append(f"{step} of {server_id}: ACTIVE")
+        return lines
 
     def _on_instance_deleted(self, arg: Any, engine: Any) -> None:
         server_id = str(arg)

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from vitrage_selfheal import logs, operator
 from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
+from vitrage_selfheal.decide.steps import parse_ladder
 from vitrage_selfheal.decide.windows import parse_windows
 from vitrage_selfheal.dispatch.base import ExecState, Execution
 from vitrage_selfheal.healer import Healer
@@ -45,10 +46,16 @@ class _Run:
     # A scale's members as Heat changes them, fixed when it succeeds.
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    # A ladder step other than replace (reboot, rebuild); fencing first.
+    step: Optional[str] = None
+    fence: bool = False
 
     @property
     def healed(self) -> list[Unit]:
-        """The units replaced (a scale-in's victims are removed instead)."""
+        """The units replaced (a scale-in's victims are removed instead;
+        a reboot or rebuild replaces nothing)."""
+        if self.step is not None:
+            return []
         victims = self.scale.victims if self.scale else ()
         return [u for u in self.units if u.key not in victims]
 
@@ -65,7 +72,9 @@ class RecordingExecutor:
 
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str,
-              scale: Optional[ScalePlan] = None) -> Execution:
+              scale: Optional[ScalePlan] = None,
+              step: Optional[str] = None,
+              fence: Optional[float] = None) -> Execution:
         run = self.runs.get(execution_id)
         if run is None:
             fails = root_stack_id in self.cloud.failing
@@ -73,10 +82,15 @@ class RecordingExecutor:
             run = _Run(execution_id, root_stack_id, tuple(units),
                        self.clock.now(),
                        ExecState.ERROR if fails else ExecState.SUCCESS,
-                       scale=scale)
+                       scale=scale, step=step, fence=fence is not None)
             self.runs[execution_id] = run
-            self.cloud.stack_status[root_stack_id] = "UPDATE_IN_PROGRESS"
-            self.report.execution(self.clock.now(), "start", run.root,
+            if step is None:
+                # A reboot or rebuild is Nova's: Heat's stack stays idle.
+                self.cloud.stack_status[root_stack_id] = \
+                    "UPDATE_IN_PROGRESS"
+            what = "start" + (f" {step}" if step else "") + \
+                (" (fencing first)" if run.fence else "")
+            self.report.execution(self.clock.now(), what, run.root,
                                   [u.key for u in run.units])
         return Execution(run.id, run.state)
 
@@ -99,8 +113,9 @@ class RecordingExecutor:
                 self.clock.now() - run.started >= self.duration:
             run.state = run.outcome
             ok = run.state is ExecState.SUCCESS
-            self.cloud.stack_status[run.root] = \
-                "UPDATE_COMPLETE" if ok else "UPDATE_FAILED"
+            if run.step is None:
+                self.cloud.stack_status[run.root] = \
+                    "UPDATE_COMPLETE" if ok else "UPDATE_FAILED"
             self.report.execution(self.clock.now(),
                                   "success" if ok else "error", run.root,
                                   [u.key for u in run.units])
@@ -110,7 +125,11 @@ class RecordingExecutor:
                     run.added, run.removed = tuple(added), tuple(removed)
                 self.finished.append(run)
         output: dict = {}
-        if run.state is ExecState.ERROR:
+        if run.state is ExecState.SUCCESS and run.step is not None:
+            output = {"result": {"step": run.step, "failed": [
+                {"unit_key": u.key, "message": "a server is still ERROR"}
+                for u in self.cloud.unremedied(run.units)]}}
+        elif run.state is ExecState.ERROR:
             output = {"failure": {"step": "update_stack",
                                   "stack_status": "UPDATE_FAILED",
                                   "message": "failure injected by scenario"}}
@@ -135,6 +154,13 @@ def policy_of(scenario: Scenario) -> Policy:
     if unknown:
         raise ScenarioError(f"policy: unknown option(s) {unknown}; known: "
                             f"{sorted(fields)}")
+    if "remediation_ladder" in values:
+        try:
+            values["remediation_ladder"] = parse_ladder(
+                str(values["remediation_ladder"]))
+        except ValueError as exc:
+            raise ScenarioError(f"policy: remediation_ladder: {exc}") \
+                from None
     for name in ("max_unhealthy", "max_in_flight"):
         if name in values:
             try:
@@ -218,6 +244,14 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
             watcher.collect()
         healer.tick()
         for finished in executor.take_finished():
+            if finished.step is not None:
+                healed = [u for u in finished.units
+                          if u not in cloud.unremedied(finished.units)]
+                for line in cloud.remedied(healed, finished.step, engine):
+                    report.note(clock.now(), f"Nova {line}")
+            if finished.fence:
+                report.note(clock.now(), "Nova stopped (fenced) the old "
+                            "servers before Heat replaced them")
             for line in cloud.replace(finished.healed, engine):
                 report.note(clock.now(), f"Heat replaced {line}")
             for line in cloud.resize(list(finished.added),

@@ -17,6 +17,8 @@ EVENT_KINDS = {
     "host_up": "host name: Doctor reports the host up again",
     "instance_state": "{id, status}: a Nova state change (ERROR, SHUTOFF…)",
     "instance_deleted": "instance id: deleted out of band",
+    "instance_broken": "instance id: goes ERROR and stays so through "
+                       "reboots and rebuilds",
     "alarm": "{name, resource, severity?, type?}: an Aodh alarm fires",
     "alarm_clear": "{name, resource}: the Aodh alarm is OK again",
     "switch_down": "switch id: the static switch goes down",
