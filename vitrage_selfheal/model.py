@@ -201,6 +201,9 @@ class Reason(str, enum.Enum):
     ESCALATED = "ESCALATED"
     # max_remediations_per_unit steps within remediation_window: held.
     REMEDIATION_BUDGET = "REMEDIATION_BUDGET"
+    # The pre-replace hook answered ABANDON (or its default did): nothing
+    # was marked; held for a cooldown, then asked again.
+    HOOK_ABANDONED = "HOOK_ABANDONED"
     # Quorum guard (selfheal:quorum): one unit of the group in flight at a
     # time, and none while fewer than a majority are healthy.
     QUORUM_GUARD = "QUORUM_GUARD"

@@ -179,6 +179,20 @@ POLICY_OPTS = [
                       "old servers being stopped (fenced) and their "
                       "replacement being created, so a stateful member "
                       "never runs twice."),
+    cfg.StrOpt("pre_replace_hook", default=_POLICY.pre_replace_hook,
+               help="A Mistral workflow started before any unit is marked "
+                    "for replacement, with {root_stack_id, units, "
+                    "reason}, so the application can drain (AWS lifecycle "
+                    "hooks). Its output 'result' is CONTINUE or ABANDON "
+                    "(HOOK_ABANDONED: the units are held for a cooldown, "
+                    "no breaker). Empty: no hook."),
+    cfg.FloatOpt("pre_replace_timeout", default=_POLICY.pre_replace_timeout,
+                 min=1, help="Seconds the pre-replace hook may take; then "
+                             "pre_replace_default applies."),
+    cfg.StrOpt("pre_replace_default", default=_POLICY.pre_replace_default,
+               choices=["CONTINUE", "ABANDON"],
+               help="The hook's result when it times out, fails or "
+                    "answers anything else (AWS DefaultResult)."),
     cfg.FloatOpt("execution_timeout", default=0, min=0,
                  help="An execution running longer is cancelled in "
                       "Mistral (EXECUTION_STUCK) and retried once Mistral "
@@ -297,17 +311,24 @@ def execution_timeout(conf: cfg.ConfigOpts) -> float:
     """[selfheal_policy] execution_timeout, derived or checked against the
     workflow's own bounded waits: a shorter one would cancel healthy
     executions."""
+    p = conf.selfheal_policy
+    # Fencing and the hook wait before the heal's own waits begin.
+    before = workflows.FENCE_STOP_WAIT + p.safe_time_to_assume_dead + (
+        p.pre_replace_timeout if p.pre_replace_hook else 0.0)
     waits = workflows.heal_worst_case(**workflow_input(conf))
-    configured = conf.selfheal_policy.execution_timeout
+    configured = p.execution_timeout
     if not configured:
-        return waits * workflows.EXECUTION_TIMEOUT_FACTOR
+        return waits * workflows.EXECUTION_TIMEOUT_FACTOR + before
+    waits += before
     if configured < waits:
         raise cfg.Error(
             f"[selfheal_policy] execution_timeout {configured:g}s is "
             f"shorter than the heal workflow's own bounded waits "
             f"({waits:g}s from [mistral] poll_delay x max_polls + 3 x "
-            f"conflict_delay x conflict_retries): raise it, set it to 0 "
-            f"to derive it, or lower those waits")
+            f"conflict_delay x conflict_retries, fencing's 120 s + "
+            f"safe_time_to_assume_dead and the pre-replace hook's "
+            f"timeout): raise it, set it to 0 to derive it, or lower "
+            f"those waits")
     return configured
 
 
@@ -341,4 +362,7 @@ def policy_from(conf: cfg.ConfigOpts) -> Policy:
                   maintenance_windows=windows, remediation_ladder=ladder,
                   max_remediations_per_unit=p.max_remediations_per_unit,
                   remediation_window=p.remediation_window,
-                  safe_time_to_assume_dead=p.safe_time_to_assume_dead)
+                  safe_time_to_assume_dead=p.safe_time_to_assume_dead,
+                  pre_replace_hook=p.pre_replace_hook,
+                  pre_replace_timeout=p.pre_replace_timeout,
+                  pre_replace_default=p.pre_replace_default)

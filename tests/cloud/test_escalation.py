@@ -154,3 +154,63 @@ def test_fencing_stops_the_old_server_before_its_replacement(conn, mistral,
         assert when(marked["event_time"]) >= old["stop"] + safe_time
     finally:
         cluster.delete()
+
+
+HOOKS = """---
+version: '2.0'
+selfheal_test.abandon:
+  input: [root_stack_id, units, reason]
+  output:
+    result: ABANDON
+    asked_for: <% $.units.resource_name %>
+  tasks:
+    answer:
+      action: std.noop
+selfheal_test.slow:
+  input: [root_stack_id, units, reason]
+  output:
+    result: ABANDON
+  tasks:
+    drain:
+      action: std.sleep seconds=60
+"""
+
+
+def install_hooks(conn, mistral) -> None:
+    url = f"{mistral.endpoint}/workflows?scope=public"
+    headers = {"Content-Type": "text/plain"}
+    answer = conn.session.post(url, data=HOOKS, headers=headers,
+                               raise_exc=False)
+    if answer.status_code == 409:
+        answer = conn.session.put(url, data=HOOKS, headers=headers)
+    assert answer.status_code in (200, 201), answer.text
+
+
+def test_the_pre_replace_hook_abandons_or_times_out_to_its_default(
+        conn, mistral, cluster):
+    import uuid
+
+    from tests.cloud.helpers import finish
+    from vitrage_selfheal.dispatch.base import (
+        HOOK_STEP,
+        ExecState,
+        PreReplaceHook,
+    )
+    install_hooks(conn, mistral)
+    before = cluster.members()
+    name = sorted(before)[0]
+    unit = cluster.unit(name)
+    done = finish(mistral, mistral.start(
+        str(uuid.uuid4()), cluster.id, [unit], "hook test",
+        hook=PreReplaceHook("selfheal_test.abandon", 30)).id)
+    assert done.state is ExecState.ERROR
+    assert done.output["failure"]["step"] == HOOK_STEP
+    assert "answered ABANDON" in done.output["failure"]["message"]
+    # Nothing was marked, nothing replaced.
+    assert cluster.members()[name][0] == before[name][0]
+    # A hook that does not answer within its timeout: the default.
+    done = finish(mistral, mistral.start(
+        str(uuid.uuid4()), cluster.id, [unit], "hook test",
+        hook=PreReplaceHook("selfheal_test.slow", 3, "CONTINUE")).id)
+    assert done.state is ExecState.SUCCESS, done
+    assert cluster.members()[name][0] != before[name][0]

@@ -276,3 +276,14 @@ def test_a_stateful_group_is_fenced_and_never_healed_without_quorum(
     for member in ("group-db/m-1", "group-db/m-2"):
         assert "QUORUM_GUARD" in reasons(report, member)
         assert "BATCH_DISPATCHED" not in reasons(report, member)
+
+
+def test_an_abandoning_hook_holds_the_heal_for_a_cooldown(tmp_path):
+    report = simulate("pre_replace_hook", tmp_path)
+    assert [(h["units"], h["state"]) for h in report.heals()] == [
+        (["group-a/u-0"], "ERROR"), (["group-a/u-0"], "SUCCESS")]
+    got = reasons(report, "group-a/u-0")
+    assert got[:4] == ["FIRST_HEAL", "BATCH_DISPATCHED", "HOOK_ABANDONED",
+                       "FIRST_HEAL"]
+    assert "CIRCUIT_OPEN" not in got and got.count("EXECUTION_SUCCEEDED") \
+        == 1

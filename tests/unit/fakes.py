@@ -50,14 +50,18 @@ class RecordingDispatcher:
         # execution id -> the ladder step / the fencing wait it was given
         self.steps: dict[str, str] = {}
         self.fences: dict[str, float] = {}
+        self.hooks: dict[str, object] = {}
         self._lock = threading.Lock()
 
     def start(self, execution_id: str, root_stack_id: str,
               units: Sequence[Unit], reason: str,
               scale: Optional[ScalePlan] = None,
               step: Optional[str] = None,
-              fence: Optional[float] = None) -> Execution:
+              fence: Optional[float] = None,
+              hook: object = None) -> Execution:
         self.calls.append(("start", execution_id))
+        if hook is not None:
+            self.hooks[execution_id] = hook
         if scale is not None:
             self.scales[execution_id] = scale
         if step is not None:

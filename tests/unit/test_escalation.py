@@ -289,3 +289,40 @@ def test_one_unit_the_step_missed_escalates_alone(tmp_path, clock,
     rebuild = only_running(dispatcher)
     assert dispatcher.steps[rebuild] == "rebuild"
     assert dispatcher.executions[rebuild]["units"] == (unit("1").key,)
+
+
+# -- the pre-replace hook -----------------------------------------------------
+def test_the_hook_is_asked_and_an_abandon_holds_without_a_breaker(
+        tmp_path, clock, dispatcher):
+    healer = make_healer(tmp_path, Policy(
+        unit_grace=0, cooldown=60, pre_replace_hook="app.drain",
+        pre_replace_timeout=90, pre_replace_default="ABANDON"),
+        clock=clock, dispatcher=dispatcher)
+    healer.submit(request(unit("0")))
+    ticks(healer, clock)
+    heal = only_running(dispatcher)
+    hook = dispatcher.hooks[heal]
+    assert (hook.workflow, hook.timeout, hook.default) == (
+        "app.drain", 90, "ABANDON")
+    dispatcher.finish(heal, ExecState.ERROR, {"failure": {
+        "step": "pre_replace_hook",
+        "message": "the pre-replace hook app.drain answered ABANDON"}})
+    out = ticks(healer, clock, n=1)
+    assert reasons(out) == [Reason.HOOK_ABANDONED, Reason.HOOK_ABANDONED]
+    assert out[1].action is Action.HOLD and "answered ABANDON" in \
+        out[1].detail and out[1].until == clock.now() + 60
+    with healer.ledger.transaction() as tx:
+        assert tx.hold_for(unit("0").root_stack_id) is None
+    # Still unhealthy after the cooldown: asked again.
+    out = ticks(healer, clock, n=25)
+    assert Reason.FIRST_HEAL in reasons(out)
+    assert len(dispatcher.hooks) == 2
+
+
+def test_no_hook_for_a_reboot(tmp_path, clock, dispatcher):
+    healer = make_healer(tmp_path, Policy(
+        unit_grace=0, pre_replace_hook="app.drain",
+        remediation_ladder=LADDER), clock=clock, dispatcher=dispatcher)
+    healer.submit(request(unit("0")))
+    ticks(healer, clock)
+    assert dispatcher.steps and not dispatcher.hooks

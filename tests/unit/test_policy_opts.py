@@ -44,14 +44,23 @@ def test_execution_timeout_is_derived_from_the_workflow_waits():
     waits = workflows.heal_worst_case(
         **{k: wf[k] for k in workflows.HEAL_TUNABLES})
     assert waits == 1800
-    assert opts.policy_from(conf()).execution_timeout == waits * 1.25
-    short = conf(mistral__max_polls=10, mistral__conflict_retries=1)
-    assert opts.policy_from(short).execution_timeout == (50 + 30) * 1.25
+    # Plus fencing's stop wait and safe time, which come first.
+    assert opts.policy_from(conf()).execution_timeout == \
+        waits * 1.25 + 120 + 180
+    short = conf(mistral__max_polls=10, mistral__conflict_retries=1,
+                 selfheal_policy__safe_time_to_assume_dead=0)
+    assert opts.policy_from(short).execution_timeout == \
+        (50 + 30) * 1.25 + 120
+    hooked = conf(selfheal_policy__pre_replace_hook="app.drain")
+    assert opts.policy_from(hooked).execution_timeout == \
+        waits * 1.25 + 120 + 180 + 300
 
 
 def test_execution_timeout_below_the_workflow_waits_is_refused():
     with pytest.raises(cfg.Error, match="shorter than the heal workflow"):
         opts.policy_from(conf(selfheal_policy__execution_timeout=600))
+    with pytest.raises(cfg.Error, match="pre-replace hook"):
+        opts.policy_from(conf(selfheal_policy__execution_timeout=1900))
     ok = conf(selfheal_policy__execution_timeout=4000)
     assert opts.policy_from(ok).execution_timeout == 4000
 

@@ -120,9 +120,9 @@ def status(conf, args) -> int:
     ledger = ledger_at_head(conf)
     now = time.time()
     with ledger.transaction() as tx:
-        flight = [(i.unit_key, i.state, i.wait_reason, i.batch_id,
+        flight = [(i.unit_key, i.step, i.state, i.wait_reason, i.batch_id,
                    when(i.created_at)) for i in tx.in_flight()]
-        batches = [(b.id, b.root_stack_id, b.state, b.attempt,
+        batches = [(b.id, b.root_stack_id, b.kind, b.state, b.attempt,
                     len(batch_units(b)), b.wait_reason or "",
                     when(b.next_try_at) if b.next_try_at else "",
                     when(b.created_at)) for b in tx.open_batches()]
@@ -156,14 +156,16 @@ def status(conf, args) -> int:
     sections = (
         ("Holds and circuit breakers", ("scope", "kind", "since", "reason"),
          holds),
-        ("Open stack operations", ("operation", "root stack", "state",
+        ("Open stack operations", ("operation", "root stack", "kind",
+                                   "state",
                                    "attempt", "units", "waiting",
                                    "next try", "since"), batches),
         ("Scale requests", ("group", "by", "state", "waiting", "operation",
                             "source", "since"), scales),
         ("Trusts", ("root stack", "trust", "trustor", "project", "since"),
          trusts),
-        ("Units in flight", ("unit", "state", "waiting", "batch", "since"),
+        ("Units in flight", ("unit", "step", "state", "waiting", "batch",
+                             "since"),
          flight),
         ("Held units", ("unit", "reason", "until", "detail"), held),
         ("Cooling down", ("unit", "healed", "left"), cooling),

@@ -79,8 +79,10 @@ class Policy:
     max_attempts: int = 3
     retry_backoff: float = 30.0
     # selfheal.heal_units' own bounded waits (1800 s by its defaults)
-    # x 1.25; opts.py derives it from [mistral] and refuses less.
-    execution_timeout: float = 2250.0
+    # x 1.25, plus fencing's (stop 120 s + safe_time_to_assume_dead) and
+    # the pre-replace hook's timeout when one is set; opts.py derives it
+    # from [mistral] and refuses less.
+    execution_timeout: float = 2550.0
     # How long a cancelled execution may take to be confirmed terminal
     # before the stack's breaker opens; no new attempt starts meanwhile.
     cancel_timeout: float = 300.0
@@ -116,6 +118,12 @@ class Policy:
     # stopped, this long before their replacement is created (medik8s
     # safeTimeToAssumeNodeRebootedSeconds is 180 s).
     safe_time_to_assume_dead: float = 180.0
+    # Pre-replace hook (AWS lifecycle hooks): a Mistral workflow started
+    # before any unit is marked; its `result` CONTINUE or ABANDON
+    # (HOOK_ABANDONED: held for a cooldown, no breaker). "": none.
+    pre_replace_hook: str = ""
+    pre_replace_timeout: float = 300.0
+    pre_replace_default: str = "CONTINUE"
 
     def storm_limit(self, group_size: Optional[int]) -> int:
         allowed = self.max_unhealthy.limit(group_size,

@@ -26,6 +26,19 @@ class Execution:
     state_info: str = ""
 
 
+@dataclasses.dataclass(frozen=True)
+class PreReplaceHook:
+    """A workflow asked CONTINUE or ABANDON before units are marked."""
+
+    workflow: str
+    timeout: float
+    default: str = "CONTINUE"
+
+
+# The failure step of a heal its pre-replace hook abandoned.
+HOOK_STEP = "pre_replace_hook"
+
+
 class DispatchError(Exception):
     """The executor could not be reached, failed, or refused the call.
 
@@ -52,8 +65,10 @@ class Dispatcher(Protocol):
         group, the units marked first) and `trust_id` (start it under the
         stack owner's trust; TrustInvalid if Keystone refuses it), `step`
         (a ladder step other than replace: "reboot" or "rebuild" the
-        units' servers instead of replacing them) and `fence` (seconds:
-        stop the old servers, wait that long, then replace)."""
+        units' servers instead of replacing them), `fence` (seconds:
+        stop the old servers, wait that long, then replace) and `hook`
+        (a PreReplaceHook to ask first; an ABANDON fails the execution
+        with the failure step HOOK_STEP)."""
 
     def get(self, execution_id: str) -> Execution: ...
 

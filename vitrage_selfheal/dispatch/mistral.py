@@ -28,6 +28,7 @@ from vitrage_selfheal.dispatch.base import (
     DispatchRefused,
     ExecState,
     Execution,
+    PreReplaceHook,
 )
 from vitrage_selfheal.dispatch.trusts import TrustInvalid, TrustSessions
 from vitrage_selfheal.model import ScalePlan, Unit
@@ -91,7 +92,8 @@ class MistralDispatcher:
               scale: Optional[ScalePlan] = None,
               trust_id: Optional[str] = None,
               step: Optional[str] = None,
-              fence: Optional[float] = None) -> Execution:
+              fence: Optional[float] = None,
+              hook: Optional[PreReplaceHook] = None) -> Execution:
         wf_input = {**self.workflow_input, "root_stack_id": root_stack_id,
                     "units": [unit_input(u) for u in units],
                     "reason": reason}
@@ -106,8 +108,13 @@ class MistralDispatcher:
             wf_input = {k: v for k, v in wf_input.items()
                         if k not in ("conflict_delay", "conflict_retries")}
             wf_input["step"] = step
-        elif fence is not None:
-            wf_input.update(fence=True, safe_time_to_assume_dead=fence)
+        else:
+            if fence is not None:
+                wf_input.update(fence=True, safe_time_to_assume_dead=fence)
+            if hook is not None:
+                wf_input.update(pre_replace_hook=hook.workflow,
+                                hook_timeout=hook.timeout,
+                                hook_default=hook.default)
         body = {"id": execution_id, "workflow_name": workflow,
                 "description": description_for(root_stack_id),
                 "input": json.dumps(wf_input)}

@@ -193,6 +193,9 @@ class Following:
             if execution.state is ExecState.SUCCESS:
                 return outcome.succeeded(tx, batch, execution, now,
                                          self.policy)
+            if outcome.abandoned_by_hook(execution):
+                return outcome.abandoned(tx, batch, execution, now,
+                                         self.policy)
             if step_of_kind(batch.kind) != REPLACE:
                 # A step that did not work is not tried again: the next
                 # step is the remedy (the ladder's replace at the latest).

@@ -8,7 +8,7 @@ from typing import Optional
 from vitrage_selfheal.decide.ladder import ladder_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import REPLACE, step_of
-from vitrage_selfheal.dispatch.base import Execution
+from vitrage_selfheal.dispatch.base import HOOK_STEP, Execution
 from vitrage_selfheal.ledger.models import BatchRow, IntentRow, ScaleRow
 from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
 from vitrage_selfheal.ledger.view import unit_record
@@ -141,6 +141,34 @@ def step_failures(output: Optional[dict]) -> dict[str, str]:
         if isinstance(item, dict) and isinstance(item.get("unit_key"), str):
             failed[item["unit_key"]] = str(item.get("message") or "failed")
     return failed
+
+
+def abandoned_by_hook(execution: Execution) -> bool:
+    failure = execution.output.get("failure") if execution.output else None
+    return isinstance(failure, dict) and failure.get("step") == HOOK_STEP
+
+
+def abandoned(tx: LedgerTx, batch: BatchRow, execution: Execution,
+              now: float, policy: Policy) -> list[Decision]:
+    """The application's pre-replace hook said ABANDON: nothing was
+    marked. Not a failure of ours (no retry, no breaker): the units are
+    held for a cooldown and asked again if still unhealthy."""
+    why = failure_text(execution)
+    tx.finish_attempt(batch, AttemptOutcome.FAILED, now, why)
+    close_operation(tx, batch, BatchState.FAILED, now)
+    decisions = [operation_decision(batch, Action.SKIP,
+                                    Reason.HOOK_ABANDONED, why)]
+    for intent in _batched(tx, batch):
+        tx.close_intent(intent, IntentState.CANCELLED, now)
+        held = Decision(
+            Action.HOLD, Reason.HOOK_ABANDONED,
+            f"execution {execution.id}: {why}; nothing marked, asked "
+            f"again in {policy.cooldown:.0f}s if still unhealthy",
+            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
+            batch_id=batch.id, until=now + policy.cooldown)
+        tx.hold_unit(intent.unit_key, held)
+        decisions.append(held)
+    return decisions
 
 
 def _batched(tx: LedgerTx, batch: BatchRow) -> list[IntentRow]:

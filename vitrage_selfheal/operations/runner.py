@@ -21,6 +21,7 @@ from vitrage_selfheal.dispatch.base import (
     Dispatcher,
     DispatchError,
     ExecState,
+    PreReplaceHook,
 )
 from vitrage_selfheal.dispatch.execution_id import execution_id_for
 from vitrage_selfheal.dispatch.trusts import TrustInvalid
@@ -148,6 +149,11 @@ class Runner(Following):
             extra["step"] = start.step
         if start.fence:
             extra["fence"] = self.policy.safe_time_to_assume_dead
+        if self.policy.pre_replace_hook and start.step is None and \
+                start.scale is None:
+            extra["hook"] = PreReplaceHook(self.policy.pre_replace_hook,
+                                           self.policy.pre_replace_timeout,
+                                           self.policy.pre_replace_default)
         try:
             execution = self.dispatcher.start(
                 start.execution_id, start.root_stack_id, start.units,

@@ -86,6 +86,8 @@ class SimulatedCloud:
         self.failing: set[str] = set()
         # Servers that stay ERROR whatever Nova does to them.
         self.broken: set[str] = set()
+        # Stacks whose next heal the pre-replace hook abandons.
+        self.abandoning: set[str] = set()
         self.down_hosts: set[str] = set()
         self._sizes: collections.Counter = collections.Counter()
         self._sizes_of: Optional[int] = None
@@ -217,6 +219,9 @@ class SimulatedCloud:
         self.instances[server_id]["status"] = status
         engine.snapshot("nova.instance", [self.instance_entity(server_id)],
                         DatasourceAction.SNAPSHOT)
+
+    def _on_hook_abandons(self, stack: Any, engine: Any) -> None:
+        self.abandoning.add(str(stack))
 
     def _on_instance_broken(self, arg: Any, engine: Any) -> None:
         server_id = str(arg)

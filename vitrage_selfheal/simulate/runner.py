@@ -20,7 +20,12 @@ from vitrage_selfheal.clock import FakeClock
 from vitrage_selfheal.decide.policy import Policy, Threshold
 from vitrage_selfheal.decide.steps import parse_ladder
 from vitrage_selfheal.decide.windows import parse_windows
-from vitrage_selfheal.dispatch.base import ExecState, Execution
+from vitrage_selfheal.dispatch.base import (
+    HOOK_STEP,
+    ExecState,
+    Execution,
+    PreReplaceHook,
+)
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ledger.locks import Locks
@@ -49,6 +54,8 @@ class _Run:
     # A ladder step other than replace (reboot, rebuild); fencing first.
     step: Optional[str] = None
     fence: bool = False
+    # Its pre-replace hook answers ABANDON (scenario: hook_abandons).
+    abandoned: bool = False
 
     @property
     def healed(self) -> list[Unit]:
@@ -74,15 +81,22 @@ class RecordingExecutor:
               units: Sequence[Unit], reason: str,
               scale: Optional[ScalePlan] = None,
               step: Optional[str] = None,
-              fence: Optional[float] = None) -> Execution:
+              fence: Optional[float] = None,
+              hook: Optional[PreReplaceHook] = None) -> Execution:
         run = self.runs.get(execution_id)
         if run is None:
             fails = root_stack_id in self.cloud.failing
             self.cloud.failing.discard(root_stack_id)
+            abandons = hook is not None and \
+                root_stack_id in self.cloud.abandoning
+            self.cloud.abandoning.discard(root_stack_id)
             run = _Run(execution_id, root_stack_id, tuple(units),
                        self.clock.now(),
                        ExecState.ERROR if fails else ExecState.SUCCESS,
-                       scale=scale, step=step, fence=fence is not None)
+                       scale=scale, step=step, fence=fence is not None,
+                       abandoned=abandons)
+            if abandons:
+                run.outcome = ExecState.ERROR
             self.runs[execution_id] = run
             if step is None:
                 # A reboot or rebuild is Nova's: Heat's stack stays idle.
@@ -129,6 +143,9 @@ class RecordingExecutor:
             output = {"result": {"step": run.step, "failed": [
                 {"unit_key": u.key, "message": "a server is still ERROR"}
                 for u in self.cloud.unremedied(run.units)]}}
+        elif run.state is ExecState.ERROR and run.abandoned:
+            output = {"failure": {"step": HOOK_STEP, "message":
+                                  "the pre-replace hook answered ABANDON"}}
         elif run.state is ExecState.ERROR:
             output = {"failure": {"step": "update_stack",
                                   "stack_status": "UPDATE_FAILED",

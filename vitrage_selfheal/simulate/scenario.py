@@ -25,6 +25,8 @@ EVENT_KINDS = {
     "switch_up": "switch id: the switch is back",
     "stack_status": "{stack, status}: e.g. a scaling action running",
     "heal_fails": "stack id: the next heal execution of it fails",
+    "hook_abandons": "stack id: the pre-replace hook answers ABANDON to "
+                     "its next heal (policy pre_replace_hook set)",
     "scale": "{stack, group, by}: an operator's `vitrage-selfheal scale` "
              "(group: the group's stack_id)",
     "shadow": "{enabled, stack?}: `vitrage-selfheal shadow on|off "

@@ -68,5 +68,9 @@ def heal_worst_case(poll_delay: float, max_polls: float,
     return 3 * conflict_retries * conflict_delay + max_polls * poll_delay
 
 
+# Fencing's own wait for a server to stop (selfheal.server_action, 24
+# polls of 5 s as heal_units asks).
+FENCE_STOP_WAIT = 120.0
+
 # The margin over the workflow's waits for its Heat calls themselves.
 EXECUTION_TIMEOUT_FACTOR = 1.25
