@@ -202,3 +202,17 @@ class SharedDispatcher:
         starts = self._db.execute("SELECT COUNT(*) FROM starts").fetchone()
         execs = self._db.execute("SELECT COUNT(*) FROM executions").fetchone()
         return starts[0], execs[0]
+
+
+def reasons(decisions) -> list:
+    return [d.reason for d in decisions]
+
+
+def ticks(healer: Healer, clock: FakeClock, n: int = 3,
+          seconds: float = 3.0) -> list:
+    """`n` ticks, `seconds` apart on the clock; their decisions."""
+    out = []
+    for _ in range(n):
+        clock.advance(seconds)
+        out += healer.tick()
+    return out

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from tests.unit.fakes import make_healer, request, unit
+from tests.unit.fakes import make_healer, reasons, request, ticks, unit
 from vitrage_selfheal.decide.ladder import ladder_for, next_step
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import (
@@ -22,16 +22,6 @@ from vitrage_selfheal.model import Action, Reason, UnitRecord
 LADDER = parse_ladder("reboot:60>rebuild:120>replace")
 
 
-def reasons(decisions):
-    return [d.reason for d in decisions]
-
-
-def ticks(healer, clock, n=3, seconds=3.0):
-    out = []
-    for _ in range(n):
-        clock.advance(seconds)
-        out += healer.tick()
-    return out
 
 
 def only_running(dispatcher):

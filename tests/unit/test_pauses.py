@@ -3,23 +3,11 @@ with who and why; heals wait until every one is resumed (FakeClock)."""
 
 from __future__ import annotations
 
-from tests.unit.fakes import ROOT, make_healer, request, unit
+from tests.unit.fakes import ROOT, make_healer, reasons, request, ticks, unit
 from vitrage_selfheal import operator
 from vitrage_selfheal.cli.main import main
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.model import Action, Reason
-
-
-def reasons(decisions):
-    return [d.reason for d in decisions]
-
-
-def ticks(healer, clock, n=3):
-    out = []
-    for _ in range(n):
-        clock.advance(3)
-        out += healer.tick()
-    return out
 
 
 def test_heals_wait_until_every_pause_is_resumed(tmp_path, clock,

@@ -9,7 +9,9 @@ from tests.unit.fakes import (
     ROOT,
     FakeGroups,
     make_healer,
+    reasons,
     request,
+    ticks,
     unit,
 )
 from tests.unit.test_scaling import GROUP, by, capacity
@@ -21,16 +23,6 @@ from vitrage_selfheal.model import Action, Reason, ScaleRequest
 OTHER = "root-2"
 
 
-def reasons(decisions):
-    return [d.reason for d in decisions]
-
-
-def ticks(healer, clock, n=3, seconds=3.0):
-    out = []
-    for _ in range(n):
-        clock.advance(seconds)
-        out += healer.tick()
-    return out
 
 
 def test_global_shadow_decides_everything_and_starts_nothing(

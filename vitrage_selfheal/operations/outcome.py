@@ -85,19 +85,15 @@ def _step_done(tx: LedgerTx, batch: BatchRow, execution: Execution,
                                         step, failed[intent.unit_key],
                                         now))
             continue
-        tx.close_intent(intent, IntentState.DONE, now)
         tx.step_ended(intent.unit_key, step, now)
         ladder, _ = ladder_for(unit_record(tx.unit(intent.unit_key)),
                                policy.remediation_ladder)
         timeout = step_of(ladder, step).timeout
-        held = Decision(
-            Action.HOLD, Reason.VERIFYING,
+        decisions.append(_hold(
+            tx, batch, intent, IntentState.DONE, Reason.VERIFYING,
             f"execution {execution.id}: {step} done; healthy in "
             f"{timeout:.0f}s is REMEDIATED, else the next step",
-            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
-            batch_id=batch.id, until=now + timeout)
-        tx.hold_unit(intent.unit_key, held)
-        decisions.append(held)
+            now + timeout, now))
     return decisions
 
 
@@ -120,16 +116,11 @@ def _escalated(tx: LedgerTx, batch: BatchRow, intent: IntentRow,
                now: float) -> Decision:
     """Held until now: reconsidered next tick, it takes the next step if
     it is still unhealthy (decide/ladder.next_step)."""
-    tx.close_intent(intent, IntentState.FAILED, now)
     tx.step_ended(intent.unit_key, step, now)
-    held = Decision(
-        Action.HOLD, Reason.ESCALATED,
-        f"execution {execution_id}: {step} failed ({why}); the next step "
-        f"is queued if the unit is still unhealthy",
-        unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
-        batch_id=batch.id, until=now)
-    tx.hold_unit(intent.unit_key, held)
-    return held
+    return _hold(tx, batch, intent, IntentState.FAILED, Reason.ESCALATED,
+                 f"execution {execution_id}: {step} failed ({why}); the "
+                 f"next step is queued if the unit is still unhealthy",
+                 now, now)
 
 
 def step_failures(output: Optional[dict]) -> dict[str, str]:
@@ -158,17 +149,24 @@ def abandoned(tx: LedgerTx, batch: BatchRow, execution: Execution,
     close_operation(tx, batch, BatchState.FAILED, now)
     decisions = [operation_decision(batch, Action.SKIP,
                                     Reason.HOOK_ABANDONED, why)]
-    for intent in _batched(tx, batch):
-        tx.close_intent(intent, IntentState.CANCELLED, now)
-        held = Decision(
-            Action.HOLD, Reason.HOOK_ABANDONED,
-            f"execution {execution.id}: {why}; nothing marked, asked "
-            f"again in {policy.cooldown:.0f}s if still unhealthy",
-            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
-            batch_id=batch.id, until=now + policy.cooldown)
-        tx.hold_unit(intent.unit_key, held)
-        decisions.append(held)
-    return decisions
+    return decisions + [_hold(
+        tx, batch, intent, IntentState.CANCELLED, Reason.HOOK_ABANDONED,
+        f"execution {execution.id}: {why}; nothing marked, asked again in "
+        f"{policy.cooldown:.0f}s if still unhealthy",
+        now + policy.cooldown, now) for intent in _batched(tx, batch)]
+
+
+def _hold(tx: LedgerTx, batch: BatchRow, intent: IntentRow, state: str,
+          reason: Reason, detail: str, until: Optional[float],
+          now: float) -> Decision:
+    """The unit's part of the operation ends in `state`; it is held (and
+    reconsidered from `until` on, as every held unit is)."""
+    tx.close_intent(intent, state, now)
+    held = Decision(Action.HOLD, reason, detail, unit_key=intent.unit_key,
+                    root_stack_id=batch.root_stack_id, batch_id=batch.id,
+                    until=until)
+    tx.hold_unit(intent.unit_key, held)
+    return held
 
 
 def _batched(tx: LedgerTx, batch: BatchRow) -> list[IntentRow]:
@@ -196,20 +194,14 @@ def shadowed(tx: LedgerTx, batch: BatchRow, now: float, policy: Policy,
             batch, Action.SKIP, Reason.SHADOW,
             f"{would}{what}; shadow mode: nothing started"))
     victims = set(plan.victims) if plan is not None else set()
-    for intent in tx.batch_intents(batch.id):
-        if intent.state != IntentState.BATCHED:
-            continue
-        tx.close_intent(intent, IntentState.CANCELLED, now)
+    for intent in _batched(tx, batch):
         what = ("remove the unit (scale-in)" if intent.unit_key in victims
                 else f"heal {unit_count} unit(s) of the stack")
-        held = Decision(
-            Action.HOLD, Reason.SHADOW,
+        decisions.append(_hold(
+            tx, batch, intent, IntentState.CANCELLED, Reason.SHADOW,
             f"{would} to {what}; shadow mode: nothing started, asked "
             f"again in {policy.cooldown:.0f}s if still unhealthy",
-            unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
-            batch_id=batch.id, until=now + policy.cooldown)
-        tx.hold_unit(intent.unit_key, held)
-        decisions.append(held)
+            now + policy.cooldown, now))
     return decisions
 
 
