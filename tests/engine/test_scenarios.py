@@ -287,3 +287,14 @@ def test_an_abandoning_hook_holds_the_heal_for_a_cooldown(tmp_path):
                        "FIRST_HEAL"]
     assert "CIRCUIT_OPEN" not in got and got.count("EXECUTION_SUCCEEDED") \
         == 1
+
+
+def test_a_unit_out_of_remediation_budget_is_held_not_looped(tmp_path):
+    report = simulate("remediation_budget", tmp_path)
+    starts = [e["change"] for e in report.canonical()
+              if e["kind"] == "execution" and e["change"].startswith(
+                  "start")]
+    assert starts == ["start reboot", "start", "start reboot"]
+    got = reasons(report, "group-a/u-0")
+    assert got[-1] == "REMEDIATION_BUDGET"
+    assert got.count("EXECUTION_SUCCEEDED") == 1

@@ -316,3 +316,29 @@ def test_no_hook_for_a_reboot(tmp_path, clock, dispatcher):
     healer.submit(request(unit("0")))
     ticks(healer, clock)
     assert dispatcher.steps and not dispatcher.hooks
+
+
+# -- per-stack settings -------------------------------------------------------
+def test_a_stack_tag_overrides_a_per_stack_option(tmp_path, clock,
+                                                  dispatcher, caplog):
+    from vitrage_selfheal.decide.overrides import policy_for
+    policy = Policy(unit_grace=120, cooldown=300)
+    own = policy_for(policy, "fence,unit_grace=600,cooldown=oops,"
+                             "max_in_flight=9")
+    # A bad value is named and the global one applies; an option that is
+    # not per stack is not read from tags at all.
+    assert (own.unit_grace, own.cooldown, own.max_in_flight) == (
+        600, 300, policy.max_in_flight)
+    assert "selfheal:cooldown=oops ignored" in caplog.text
+    assert policy_for(policy, "fence") is policy
+    healer = make_healer(tmp_path, Policy(unit_grace=0, cooldown=300),
+                         clock=clock, dispatcher=dispatcher)
+    tagged = dataclasses.replace(unit("0"), controls="cooldown=30")
+    healer.submit(request(tagged))
+    ticks(healer, clock)
+    dispatcher.finish_all()
+    out = ticks(healer, clock, n=1)
+    assert "cooldown 30s" in out[0].detail
+    clock.advance(31)
+    assert reasons(healer.submit(request(tagged, alarm="a2"))) == [
+        Reason.FIRST_HEAL]

@@ -15,6 +15,7 @@ from typing import Optional
 
 from vitrage_selfheal.decide.gates import ADMISSION
 from vitrage_selfheal.decide.ladder import ladder_for, next_step
+from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.stage import UnitContext, first_objection
 from vitrage_selfheal.decide.startup import came_up_sick
@@ -47,7 +48,9 @@ class Admission:
         self.scaling = ScaleAdmission(policy)
 
     def _ctx(self, tx: LedgerTx, row: UnitRow, now: float) -> UnitContext:
-        return UnitContext(LedgerView(tx), now, self.policy, unit_record(row))
+        return UnitContext(LedgerView(tx), now,
+                           policy_for(self.policy, row.controls),
+                           unit_record(row))
 
     # -- entry ---------------------------------------------------------------
     def submit(self, tx: LedgerTx, req: HealRequest,

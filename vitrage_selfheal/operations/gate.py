@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Optional
 
 from vitrage_selfheal.decide.gates import START_STACK, START_UNIT
+from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.stage import (
     StackContext,
@@ -68,8 +69,8 @@ class Gate:
             record = view.unit(key)
             if record is None:
                 continue
-            objection = first_objection(
-                START_UNIT, UnitContext(view, now, self.policy, record))
+            objection = first_objection(START_UNIT, UnitContext(
+                view, now, policy_for(self.policy, record.controls), record))
             if objection is not None:
                 leave.append((key, objection))
         return GateResult(leave=tuple(leave))

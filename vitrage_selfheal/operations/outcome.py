@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Optional
 
 from vitrage_selfheal.decide.ladder import ladder_for
+from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import REPLACE, step_of
 from vitrage_selfheal.dispatch.base import HOOK_STEP, Execution
@@ -64,7 +65,7 @@ def succeeded(tx: LedgerTx, batch: BatchRow, execution: Execution,
         decisions.append(Decision(
             Action.SUCCEED, Reason.EXECUTION_SUCCEEDED,
             f"execution {execution.id} replaced the unit{what}; "
-            f"cooldown {policy.cooldown:.0f}s",
+            f"cooldown {_own(policy, tx, intent).cooldown:.0f}s",
             unit_key=intent.unit_key, root_stack_id=batch.root_stack_id,
             batch_id=batch.id))
     if scale is not None:
@@ -152,8 +153,9 @@ def abandoned(tx: LedgerTx, batch: BatchRow, execution: Execution,
     return decisions + [_hold(
         tx, batch, intent, IntentState.CANCELLED, Reason.HOOK_ABANDONED,
         f"execution {execution.id}: {why}; nothing marked, asked again in "
-        f"{policy.cooldown:.0f}s if still unhealthy",
-        now + policy.cooldown, now) for intent in _batched(tx, batch)]
+        f"{_own(policy, tx, intent).cooldown:.0f}s if still unhealthy",
+        now + _own(policy, tx, intent).cooldown, now)
+        for intent in _batched(tx, batch)]
 
 
 def _hold(tx: LedgerTx, batch: BatchRow, intent: IntentRow, state: str,
@@ -167,6 +169,11 @@ def _hold(tx: LedgerTx, batch: BatchRow, intent: IntentRow, state: str,
                     until=until)
     tx.hold_unit(intent.unit_key, held)
     return held
+
+
+def _own(policy: Policy, tx: LedgerTx, intent: IntentRow) -> Policy:
+    """The policy of the intent's stack (its selfheal:<option>= tags)."""
+    return policy_for(policy, tx.unit(intent.unit_key).controls)
 
 
 def _batched(tx: LedgerTx, batch: BatchRow) -> list[IntentRow]:

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from typing import Optional
 
+from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import FENCE, REPLACE
 from vitrage_selfheal.dispatch.base import (
@@ -148,7 +149,9 @@ class Runner(Following):
         if start.step is not None:
             extra["step"] = start.step
         if start.fence:
-            extra["fence"] = self.policy.safe_time_to_assume_dead
+            extra["fence"] = policy_for(
+                self.policy, start.units[0].controls
+            ).safe_time_to_assume_dead
         if self.policy.pre_replace_hook and start.step is None and \
                 start.scale is None:
             extra["hook"] = PreReplaceHook(self.policy.pre_replace_hook,
