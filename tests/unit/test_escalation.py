@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from tests.unit.fakes import make_healer, reasons, request, ticks, unit
-from vitrage_selfheal.decide.ladder import ladder_for, next_step
+from vitrage_selfheal.decide.ladder import next_step
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import (
     DEFAULT_LADDER,
@@ -54,15 +54,17 @@ def test_ladder_specs_parse_print_and_refuse_with_the_reason():
             parse_ladder(bad)
 
 
-def test_a_stack_tag_sets_its_ladder_and_a_bad_one_is_named():
+def test_a_stack_tag_sets_its_ladder_and_a_bad_one_is_named(caplog):
+    from vitrage_selfheal.decide.overrides import policy_for
     record = UnitRecord(unit_key="g/u", root_stack_id="r", stack_id="g",
                         resource_name="u", group_key="g",
                         controls="enabled,ladder=reboot:30>replace")
-    assert ladder_for(record, DEFAULT_LADDER) == (
-        (Step("reboot", 30), Step("replace")), None)
-    bad = dataclasses.replace(record, controls="ladder=reboot")
-    ladder, why = ladder_for(bad, LADDER)
-    assert ladder == LADDER and "selfheal:ladder=reboot ignored" in why
+    assert policy_for(Policy(), record.controls).remediation_ladder == (
+        Step("reboot", 30), Step("replace"))
+    ladder = policy_for(Policy(remediation_ladder=LADDER),
+                        "ladder=reboot").remediation_ladder
+    assert ladder == LADDER and "selfheal:ladder=reboot ignored" in \
+        caplog.text
     # An open sequence goes on; one whose step left the ladder ends in
     # the last step.
     assert next_step(record, LADDER) == (Step("reboot", 60), False)

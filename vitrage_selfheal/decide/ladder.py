@@ -11,7 +11,8 @@ next step. Replace is always the last step, and the default ladder is
 replace alone.
 
 Per stack: the root stack's tag `selfheal:ladder=<ladder>` (Heat tags
-cannot hold a comma, hence `>`). A budget of remediation steps per unit
+cannot hold a comma, hence `>`), read as every per-stack setting is
+(decide/overrides.py). A budget of remediation steps per unit
 (`max_remediations_per_unit` within `remediation_window`) ends in a hold,
 REMEDIATION_BUDGET, never in a loop.
 """
@@ -23,34 +24,15 @@ from typing import Optional
 from vitrage_selfheal.decide.flap import recent_heals
 from vitrage_selfheal.decide.stage import UnitContext
 from vitrage_selfheal.decide.steps import (
-    TAG_WORD,
     Ladder,
     Step,
-    format_ladder,
-    parse_ladder,
 )
 from vitrage_selfheal.model import (
-    CONTROL_TAG_PREFIX,
     Action,
     Decision,
     Reason,
     UnitRecord,
-    control_words,
 )
-
-
-def ladder_for(unit: UnitRecord, default: Ladder
-               ) -> tuple[Ladder, Optional[str]]:
-    """The stack's own ladder (its tag) or `default`; and why a tag was
-    not used, when it was bad."""
-    for word in control_words(unit.controls):
-        if word.startswith(TAG_WORD):
-            try:
-                return parse_ladder(word[len(TAG_WORD):]), None
-            except ValueError as exc:
-                return default, (f"tag {CONTROL_TAG_PREFIX}{word} ignored "
-                                 f"({exc}); ladder {format_ladder(default)}")
-    return default, None
 
 
 def next_step(unit: UnitRecord, ladder: Ladder) -> tuple[Step, bool]:

@@ -1,7 +1,8 @@
 """Per-stack settings: a root stack's Heat tag `selfheal:<option>=<value>`
 overrides the global `[selfheal_policy]` option for its units, e.g.
 `selfheal:unit_grace=600` for a slow-booting database, or
-`selfheal:max_remediations_per_unit=2`. Only the options below are
+`selfheal:max_remediations_per_unit=2`, and `selfheal:ladder=<ladder>`
+for `remediation_ladder` (decide/steps.py). Only the options below are
 per-stack; the others are about the whole service (rates, storms across
 stacks, windows).
 
@@ -15,22 +16,41 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from typing import Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from vitrage_selfheal.decide.policy import Policy
+from vitrage_selfheal.decide.steps import parse_ladder
 
 LOG = logging.getLogger(__name__)
 
-# option -> (type, minimum)
-PER_STACK: dict[str, tuple[type, float]] = {
-    "unit_grace": (float, 0.0),
-    "startup_timeout": (float, 0.0),
-    "cooldown": (float, 0.0),
-    "flap_max_heals": (int, 1),
-    "flap_window": (float, 1.0),
-    "max_remediations_per_unit": (int, 0),
-    "remediation_window": (float, 1.0),
-    "safe_time_to_assume_dead": (float, 0.0),
+
+def _number(kind: type, minimum: float) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or not value >= minimum or value == float("inf"):
+            raise ValueError(f"{raw!r} is not a {kind.__name__} >= "
+                             f"{minimum:g}")
+        return value
+    return parse
+
+
+# tag word -> (Policy field, parser raising ValueError with the reason)
+PER_STACK: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "unit_grace": ("unit_grace", _number(float, 0.0)),
+    "startup_timeout": ("startup_timeout", _number(float, 0.0)),
+    "cooldown": ("cooldown", _number(float, 0.0)),
+    "flap_max_heals": ("flap_max_heals", _number(int, 1)),
+    "flap_window": ("flap_window", _number(float, 1.0)),
+    "max_remediations_per_unit": ("max_remediations_per_unit",
+                                  _number(int, 0)),
+    "remediation_window": ("remediation_window", _number(float, 1.0)),
+    "safe_time_to_assume_dead": ("safe_time_to_assume_dead",
+                                 _number(float, 0.0)),
+    "ladder": ("remediation_ladder", parse_ladder),
 }
 
 
@@ -48,15 +68,12 @@ def _overridden(policy: Policy, controls: str) -> Policy:
         name, sep, raw = word.partition("=")
         if not sep or name not in PER_STACK:
             continue
-        kind, minimum = PER_STACK[name]
+        field, parse = PER_STACK[name]
         try:
-            value = kind(raw)
-            if not value >= minimum or value == float("inf"):
-                raise ValueError
-        except ValueError:
-            LOG.warning("tag selfheal:%s ignored: %r is not a %s >= %g; "
-                        "[selfheal_policy] %s = %s applies", word, raw,
-                        kind.__name__, minimum, name, getattr(policy, name))
+            value = parse(raw)
+        except ValueError as exc:
+            LOG.warning("tag selfheal:%s ignored (%s); [selfheal_policy] "
+                        "%s applies", word, exc, field)
             continue
-        values[name] = value
+        values[field] = value
     return dataclasses.replace(policy, **values) if values else policy

@@ -13,7 +13,6 @@ DEFAULT_TIMEOUTS = {REBOOT: 300.0, REBUILD: 600.0, REPLACE: 0.0}
 # before they are replaced (stateful members).
 FENCE = "fence"
 SEPARATOR = ">"
-TAG_WORD = "ladder="
 
 
 @dataclasses.dataclass(frozen=True)

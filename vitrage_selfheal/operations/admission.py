@@ -14,7 +14,7 @@ import logging
 from typing import Optional
 
 from vitrage_selfheal.decide.gates import ADMISSION
-from vitrage_selfheal.decide.ladder import ladder_for, next_step
+from vitrage_selfheal.decide.ladder import next_step
 from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.stage import UnitContext, first_objection
@@ -127,7 +127,7 @@ class Admission:
     def _step(self, ctx: UnitContext) -> tuple[Step, bool, str]:
         """The ladder's step for this heal, whether it escalates, and what
         the decision says of it ("" for a plain replacement)."""
-        ladder, bad_tag = ladder_for(ctx.unit, self.policy.remediation_ladder)
+        ladder = ctx.policy.remediation_ladder
         step, escalated = next_step(ctx.unit, ladder)
         how = ""
         if step.name != REPLACE and not ctx.unit.physical_id:
@@ -135,9 +135,6 @@ class Admission:
                 ")"
         if len(ladder) > 1 or escalated:
             how = f" for step {step}" + how
-        if bad_tag:
-            LOG.warning("unit %s: %s", ctx.unit.unit_key, bad_tag)
-            how += f"; {bad_tag}"
         return step, escalated, how
 
     def _clear(self, tx: LedgerTx, row: UnitRow, req: HealRequest,

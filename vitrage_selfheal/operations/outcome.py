@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from vitrage_selfheal.decide.ladder import ladder_for
 from vitrage_selfheal.decide.overrides import policy_for
 from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.decide.steps import REPLACE, step_of
 from vitrage_selfheal.dispatch.base import HOOK_STEP, Execution
 from vitrage_selfheal.ledger.models import BatchRow, IntentRow, ScaleRow
 from vitrage_selfheal.ledger.store import AttemptOutcome, LedgerTx
-from vitrage_selfheal.ledger.view import unit_record
 from vitrage_selfheal.model import (
     Action,
     BatchState,
@@ -87,9 +85,8 @@ def _step_done(tx: LedgerTx, batch: BatchRow, execution: Execution,
                                         now))
             continue
         tx.step_ended(intent.unit_key, step, now)
-        ladder, _ = ladder_for(unit_record(tx.unit(intent.unit_key)),
-                               policy.remediation_ladder)
-        timeout = step_of(ladder, step).timeout
+        timeout = step_of(_own(policy, tx, intent).remediation_ladder,
+                          step).timeout
         decisions.append(_hold(
             tx, batch, intent, IntentState.DONE, Reason.VERIFYING,
             f"execution {execution.id}: {step} done; healthy in "
