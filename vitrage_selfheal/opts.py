@@ -270,11 +270,12 @@ ENGINE_OPTS = [
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     from vitrage_selfheal.ingest import opts as ingest_opts
+    from vitrage_selfheal.metrics import opts as metrics_opts
 
     return [("selfheal", SELFHEAL_OPTS), ("selfheal_policy", POLICY_OPTS),
             ("mistral", MISTRAL_OPTS), ("openstack", OPENSTACK_OPTS),
             ("engine", ENGINE_OPTS),
-            *ingest_opts.list_opts()]
+            *ingest_opts.list_opts(), *metrics_opts.list_opts()]
 
 
 def register(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:

@@ -21,6 +21,7 @@ def test_wheel_ships_templates_workflows_values_and_migrations(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("templates/host_down.yaml", "scenarios/demo.yaml",
                    "vitrage_selfheal/workflows/heal_units.yaml",
+                   "vitrage_selfheal/metrics/alerts.yaml",
                    "datasources_values/heat.unit.yaml",
                    "datasources_values/nova.instance.yaml",
                    "migrations/versions/0001_initial_ledger.py",

@@ -73,11 +73,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def serve(conf, args) -> int:
     from vitrage_selfheal.app import App
     from vitrage_selfheal.ingest import webhook
+    from vitrage_selfheal.metrics import endpoint
 
     app = App(conf).start()
+    exposed = endpoint.for_app(app)
+    own = (endpoint.serve_metrics(exposed, conf)
+           if conf.metrics.port else None)
     try:
-        webhook.serve(app, conf, args.host, args.port)
+        webhook.serve(app, conf, args.host, args.port,
+                      metrics_endpoint=(exposed if conf.metrics.on_webhook_port
+                                        else None))
     finally:
+        if own is not None:
+            own.shutdown()
         app.stop()
     return 0
 
@@ -90,8 +98,11 @@ def engine(conf, args) -> int:
     from vitrage_selfheal.engine.config import settings_from
     from vitrage_selfheal.engine.embedded import EmbeddedEngine
     from vitrage_selfheal.engine.service import EngineService
+    from vitrage_selfheal.metrics import endpoint
 
     app = App(conf).start()
+    own = (endpoint.serve_metrics(endpoint.for_app(app), conf)
+           if conf.metrics.port else None)
     settings = settings_from(
         conf, pathlib.Path(conf.selfheal.state_path) / "engine")
     service = EngineService(
@@ -107,6 +118,8 @@ def engine(conf, args) -> int:
         threading.Event().wait()
     finally:
         service.stop()
+        if own is not None:
+            own.shutdown()
         app.stop()
     return 0
 

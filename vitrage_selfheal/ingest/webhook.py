@@ -4,8 +4,9 @@ POST /v1/notifications with body `{"notification": <event type>,
 "payload": {...}}`, signed as `sign` does; POST /v1/scale/<token>, an
 Aodh alarm action on a scale link (ingest/scale_links.py, ingest/aodh.py);
 GET /healthz (200, or 503 naming what is wrong; unauthenticated, so no
-counters). Plain WSGI, served by cheroot (ingest/server.py): three
-endpoints do not justify a framework.
+counters); GET /metrics when a metrics endpoint is mounted
+(metrics/endpoint.py, with its own token). Plain WSGI, served by cheroot
+(ingest/server.py): four endpoints do not justify a framework.
 
 Requests refused before their signature is verified (401, 413, 415) are
 counted and logged at most once per `refused_log_interval`, never written
@@ -46,6 +47,7 @@ from vitrage_selfheal.ingest.signing import (
     verify,
 )
 from vitrage_selfheal.logs import Throttled
+from vitrage_selfheal.metrics.endpoint import METRICS_PATH
 from vitrage_selfheal.model import Reason
 
 LOG = logging.getLogger(__name__)
@@ -80,7 +82,9 @@ class WebhookApp:
                  clock: Optional[Clock] = None,
                  stats: Optional[IngestStats] = None,
                  counters: Optional[metrics.Counters] = None,
-                 health: Optional[HealthCheck] = None) -> None:
+                 health: Optional[HealthCheck] = None,
+                 metrics_endpoint: Optional[Callable[..., Iterable[bytes]]]
+                 = None) -> None:
         group = conf[ingest_opts.WEBHOOK_GROUP]
         if not group.secret:
             # Fail closed: an unsigned receiver would let anyone on the
@@ -98,6 +102,7 @@ class WebhookApp:
         self.counters = (counters or getattr(sink, "counters", None)
                          or metrics.default())
         self._health = health or getattr(sink, "health", None)
+        self._metrics = metrics_endpoint
         self._refused_log = Throttled(LOG, logging.WARNING,
                                       group.refused_log_interval,
                                       self._clock)
@@ -130,6 +135,8 @@ class WebhookApp:
                               allow="GET")
             status, document = self._healthz()
             return _reply(start_response, status, document)
+        if path == METRICS_PATH and self._metrics is not None:
+            return self._metrics(environ, start_response)
         if path == NOTIFICATIONS_PATH:
             handler = self._notification
         elif path.startswith(scale_links.PREFIX):
@@ -352,11 +359,14 @@ def make_server(sink: RequestSink, conf: Any, host: Optional[str] = None,
                 port: Optional[int] = None, clock: Optional[Clock] = None,
                 stats: Optional[IngestStats] = None,
                 counters: Optional[metrics.Counters] = None,
-                health: Optional[HealthCheck] = None) -> WebhookServer:
+                health: Optional[HealthCheck] = None,
+                metrics_endpoint: Optional[Callable[..., Iterable[bytes]]]
+                = None) -> WebhookServer:
     """A bound, not yet serving, server; port 0 picks a free port."""
     group = conf[ingest_opts.WEBHOOK_GROUP]
     app = WebhookApp(sink, conf, clock=clock, stats=stats,
-                     counters=counters, health=health)
+                     counters=counters, health=health,
+                     metrics_endpoint=metrics_endpoint)
     return WebhookServer(app,
                          host if host is not None else group.bind_host,
                          port if port is not None else group.port, conf)
@@ -364,9 +374,12 @@ def make_server(sink: RequestSink, conf: Any, host: Optional[str] = None,
 
 def serve(sink: RequestSink, conf: Any, host: Optional[str] = None,
           port: Optional[int] = None,
-          clock: Optional[Clock] = None) -> None:
+          clock: Optional[Clock] = None,
+          metrics_endpoint: Optional[Callable[..., Iterable[bytes]]] = None
+          ) -> None:
     """Serve until interrupted."""
-    server = make_server(sink, conf, host, port, clock)
+    server = make_server(sink, conf, host, port, clock,
+                         metrics_endpoint=metrics_endpoint)
     address, bound = server.server_address[:2]
     LOG.info("selfheal webhook receiver on http://%s:%s%s", address, bound,
              NOTIFICATIONS_PATH)
