@@ -18,6 +18,7 @@ from vitrage_selfheal import health as health_checks
 from vitrage_selfheal import metrics, opts
 from vitrage_selfheal.clock import Clock, SystemClock
 from vitrage_selfheal.dispatch.base import Dispatcher
+from vitrage_selfheal.events import bus
 from vitrage_selfheal.healer import Healer
 from vitrage_selfheal.ingest import RequestSink
 from vitrage_selfheal.ingest.inbox import Inbox
@@ -98,11 +99,17 @@ class App:
             if groups is None and conn is not None:
                 from vitrage_selfheal.dispatch.heat_groups import HeatGroups
                 groups = HeatGroups(conn)
+        ledger = open_ledger(conf)
+        clock = clock or SystemClock()
+        # Heal lifecycle notifications, when a notification driver is set.
+        self.events = bus.from_conf(conf, ledger, clock,
+                                    conf.selfheal.replica_id, self.counters)
         self.healer = Healer(
-            open_ledger(conf),
+            ledger,
             Locks(conf.selfheal.coordination_url, conf.selfheal.replica_id),
-            dispatcher, status, policy, clock or SystemClock(),
-            replica=conf.selfheal.replica_id, observer=observer,
+            dispatcher, status, policy, clock,
+            replica=conf.selfheal.replica_id,
+            observer=_observers(observer, self.events),
             counters=self.counters,
             spool=Spool(conf.selfheal.spool_path,
                         conf.selfheal.spool_max_bytes),
@@ -174,8 +181,23 @@ class App:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.healer.stop()
+        if self.events is not None:
+            self.events.stop()
         self.healer.locks.stop()
         self.healer.ledger.dispose()
+
+
+def _observers(*found: Optional[Callable[[Decision], None]]
+               ) -> Optional[Callable[[Decision], None]]:
+    """One observer calling each given one in turn."""
+    chain = [o for o in found if o is not None]
+    if len(chain) <= 1:
+        return chain[0] if chain else None
+
+    def observe(decision: Decision) -> None:
+        for observer in chain:
+            observer(decision)
+    return observe
 
 
 class SpoolingSink:
