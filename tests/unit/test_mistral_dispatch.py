@@ -375,7 +375,14 @@ def test_install_creates_then_updates(fake):
                    workflows.HEAL_WORKFLOW, workflows.REMEDY_WORKFLOW,
                    workflows.SCALE_WORKFLOW]
         assert install_workflows(session, fake.endpoint) == shipped
-        assert install_workflows(session, fake.endpoint + "/") == shipped
+        told = []
+        assert install_workflows(
+            session, fake.endpoint + "/",
+            progress=lambda *step: told.append(step)) == shipped
+        # Told of each file before its upload, in order, with the count.
+        assert [(n, total) for _, n, total in told] == [
+            (n, len(told)) for n in range(1, len(told) + 1)]
+        assert [name for name, _, _ in told] == workflows.names()
     calls = [(m, p, h.get("Content-Type")) for m, p, h, _ in fake.requests]
     # Each definition (a file): created the first time, updated the second.
     files = len(workflows.names())

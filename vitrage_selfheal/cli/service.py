@@ -129,8 +129,10 @@ def workflows_install(conf, args) -> int:
     from vitrage_selfheal.dispatch.mistral import install_workflows
 
     dispatcher = clients.mistral_dispatcher(conf)
-    names = install_workflows(dispatcher.session, dispatcher.endpoint,
-                              scope=args.scope)
+    names = install_workflows(
+        dispatcher.session, dispatcher.endpoint, scope=args.scope,
+        progress=lambda name, n, total: print(
+            f"[{n}/{total}] uploading {name}.yaml ...", flush=True))
     for name in names:
         print(f"installed {name} ({args.scope}) into {dispatcher.endpoint}")
     return 0

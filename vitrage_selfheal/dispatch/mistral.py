@@ -14,7 +14,7 @@ JSON documents encoded as strings; errors are JSON objects with a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 import requests
@@ -177,8 +177,11 @@ class MistralDispatcher:
 
 def install_workflows(session: Any, endpoint: str,
                       timeout: float = DEFAULT_TIMEOUT,
-                      scope: str = "public") -> list[str]:
+                      scope: str = "public",
+                      progress: Optional[Callable[[str, int, int], None]]
+                      = None) -> list[str]:
     """Create or update every shipped workflow; the names Mistral stored.
+    `progress(name, n, total)` is told of each file before its upload.
 
     Public by default: an execution started under a stack owner's trust
     runs in the owner's project, where a workflow private to the
@@ -186,7 +189,10 @@ def install_workflows(session: Any, endpoint: str,
     """
     url = f"{endpoint.rstrip('/')}/workflows?scope={scope}"
     installed = []
-    for name in workflows.names():
+    names = workflows.names()
+    for n, name in enumerate(names, 1):
+        if progress is not None:
+            progress(name, n, len(names))
         text = workflows.load(name)
         headers = {"Content-Type": "text/plain"}
         answer = _request(session, "POST", url, timeout, data=text,
