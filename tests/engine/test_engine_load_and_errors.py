@@ -1,7 +1,8 @@
 """The embedded engine's first load and its error containment, on the REAL
 Vitrage 15 engine: the anchored evaluator start finds what Vitrage's full
 pass finds; a failing evaluator action, an action stamped at microsecond
-0 and a re-sent Doctor host-down lose nothing."""
+0 and a re-sent Doctor host-down lose nothing; a unit the datasource marks
+SERVER_ERROR is healed at once, unless its host is down."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from vitrage_selfheal import metrics, paths
 from vitrage_selfheal.clock import FakeClock
+from vitrage_selfheal.datasources.heat.unit import HEAT_UNIT_DATASOURCE
 from vitrage_selfheal.engine import embedded
 from vitrage_selfheal.engine.config import EngineSettings
 from vitrage_selfheal.engine.embedded import EmbeddedEngine
@@ -264,3 +266,45 @@ def test_a_failing_anchored_start_falls_back_to_the_full_pass(make,
     cloud.apply(Event(0.0, "host_down", "h1"), engine)
     assert {r for n, r in _deduced(engine) if n == HOST_DOWN} == \
         _units_on(cloud, "h1")
+
+
+# A unit the heat.unit driver marked SERVER_ERROR / SERVER_STOPPED (from
+# Nova's instance updates) is healed by the template at once.
+SERVER_LOST = "selfheal.heal: server lost"
+
+
+def _unit_in(cloud, vertex_id: str, state: str) -> dict:
+    sim, = [u for u in cloud.units.values()
+            if f"{u.root}/{u.group_stack}/{u.name}" == vertex_id]
+    event = cloud.unit_event(sim)
+    event["state"] = state
+    event["state_reason"] = f"server {sim.servers[0]} is {state}"
+    return event
+
+
+def test_the_template_heals_a_broken_unit_unless_its_host_is_down(make):
+    from vitrage.common.constants import DatasourceAction
+
+    engine, cloud, _sink, _counters = make()
+    cloud.load(engine)
+    on_h1 = sorted(_units_on(cloud, "h1"))
+    on_h2 = sorted(_units_on(cloud, "h2"))
+    broken, quiet = on_h1[0], on_h2[0]
+    engine.snapshot(HEAT_UNIT_DATASOURCE,
+                    [_unit_in(cloud, broken, "SERVER_ERROR")],
+                    DatasourceAction.UPDATE)
+    assert (SERVER_LOST, broken) in _deduced(engine)
+    # The host is down first: 'host down' is the heal, no second one.
+    cloud.apply(Event(0.0, "host_down", "h2"), engine)
+    engine.snapshot(HEAT_UNIT_DATASOURCE,
+                    [_unit_in(cloud, quiet, "SERVER_STOPPED")],
+                    DatasourceAction.UPDATE)
+    deduced = _deduced(engine)
+    assert ("selfheal.heal: host down", quiet) in deduced
+    assert (SERVER_LOST, quiet) not in deduced
+    # Serving again: the heal is withdrawn.
+    engine.snapshot(HEAT_UNIT_DATASOURCE,
+                    [_unit_in(cloud, broken, "CREATE_COMPLETE")],
+                    DatasourceAction.UPDATE)
+    assert (SERVER_LOST, broken) not in _deduced(engine)
+    assert engine.errors == []

@@ -135,6 +135,7 @@ class FakeOrchestration:
 @dataclasses.dataclass
 class FakeServer:
     id: str
+    status: str = "ACTIVE"
 
 
 class FakeCompute:
@@ -143,11 +144,14 @@ class FakeCompute:
     def __init__(self, heat: FakeHeat) -> None:
         self.heat = heat
         self.down = False
+        # server id -> API status other than ACTIVE
+        self.status: dict[str, str] = {}
 
     def servers(self, all_projects: bool = False) -> list[FakeServer]:
         if self.down:
             raise FakeHeatError("nova down")
-        return [FakeServer(r.physical_resource_id)
+        return [FakeServer(r.physical_resource_id,
+                           self.status.get(r.physical_resource_id, "ACTIVE"))
                 for resources in self.heat.resources.values()
                 for r in resources if r.resource_type == "OS::Nova::Server"]
 

@@ -32,6 +32,7 @@ from vitrage_selfheal.datasources.heat.unit import (
 )
 from vitrage_selfheal.datasources.heat.unit import heal_state as hs
 from vitrage_selfheal.datasources.heat.unit import server_loss as sl
+from vitrage_selfheal.datasources.heat.unit.nova_events import NovaEvents
 from vitrage_selfheal.datasources.heat.unit.properties import (
     HeatTypes,
     unit_id,
@@ -49,7 +50,7 @@ EVENT_TYPES = [
                    "suspend", "resume", "adopt", "restore")
     for phase in ("end", "error")
 ] + ["orchestration.autoscaling.end", "orchestration.autoscaling.error",
-      *sl.DELETE_EVENTS]
+      *sl.DELETE_EVENTS, *sl.UPDATE_EVENTS]
 
 
 # Every Heat or Nova read that failed; the ERROR line says which.
@@ -130,7 +131,7 @@ class _Walk:
         self.stacks: set[str] = {root["id"]}
 
 
-class HeatUnitDriver(DriverBase):
+class HeatUnitDriver(NovaEvents, DriverBase):
     # Vitrage sets this when it loads the driver; set here too so events
     # of a driver built directly still name their datasource.
     _datasource_name = HEAT_UNIT_DATASOURCE
@@ -161,6 +162,7 @@ class HeatUnitDriver(DriverBase):
         self._roots: dict[str, str] = {}
         # root stack id -> project, as last read.
         self._projects: dict[str, str] = {}
+        self._server_roots: dict[str, set[str]] = {}
 
     @property
     def conn(self) -> Any:
@@ -194,18 +196,27 @@ class HeatUnitDriver(DriverBase):
 
     def enrich_event(self, event: dict, event_type: str) -> list[dict]:
         """Units of the root stack the notification is about, re-read;
-        for a Nova delete, the units that lost that server."""
-        server_id = (sl.deleted_server(event)
-                     if event_type in sl.DELETE_EVENTS else None)
-        stack_id = None if server_id else _stack_id_of(event)
+        for a Nova delete or state change, the units of that server."""
+        server_id = stack_id = None
+        update = None
+        if event_type in sl.DELETE_EVENTS:
+            server_id = sl.deleted_server(event)
+        elif event_type in sl.UPDATE_EVENTS:
+            update = sl.server_state(event)
+            server_id = update[0] if update else None
+        else:
+            stack_id = _stack_id_of(event)
         if not (stack_id or server_id):
             return []
         try:
             with self._lock:
-                events = (self._on_server_deleted(server_id) if server_id
-                          else self._on_stack_event(
-                              stack_id, event_type,
-                              _field(event, "tenant_id")))
+                if update is not None:
+                    events = self._on_server_state(*update)
+                elif server_id:
+                    events = self._on_server_deleted(server_id)
+                else:
+                    events = self._on_stack_event(
+                        stack_id, event_type, _field(event, "tenant_id"))
         except Exception:
             # Raising here would also lose the other drivers' events.
             self._counters.inc(READ_ERRORS)
@@ -258,22 +269,6 @@ class HeatUnitDriver(DriverBase):
         # a group to change one, and each unchanged unit still cost the
         # processor and the evaluator an update. Snapshots send all.
         return self._refresh(root, only_changed=True)
-
-    def _on_server_deleted(self, server_id: str) -> list[dict]:
-        events = []
-        for root_id, units in self._units.items():
-            owners = [u for u in units.values()
-                      if server_id in u.get(P.SERVER_IDS, ())]
-            if not owners:
-                continue
-            root = self._stack(root_id)
-            for unit in owners:
-                changed = sl.mark_missing(unit, server_id,
-                                          root and root["status"])
-                if changed is not None:
-                    units[unit_id(changed)] = changed
-                    events.append(dict(changed))
-        return events
 
     def _root_stacks(self) -> list[dict]:
         orch = self.conn.orchestration
@@ -344,20 +339,11 @@ class HeatUnitDriver(DriverBase):
         events += [deletion_event(e) for uid, e in old.items()
                    if uid not in new]
         self._forget_stacks(root_id)
+        self._index_servers(root_id, old, new)
         self._units[root_id] = {uid: dict(e) for uid, e in new.items()}
         self._projects[root_id] = root["project_id"]
         self._roots.update(dict.fromkeys(walk.stacks, root_id))
         return events
-
-    def _existing_servers(self, root_id: str) -> Optional[set[str]]:
-        try:
-            return sl.existing_servers(self.conn)
-        except Exception as exc:
-            self._read_failed(
-                "listing Nova servers (all projects)", exc,
-                f"servers deleted outside Heat not detected in stack "
-                f"{root_id}")
-            return None
 
     def _read_failed(self, what: str, exc: Exception,
                      consequence: str) -> None:
@@ -368,6 +354,7 @@ class HeatUnitDriver(DriverBase):
 
     def _forget(self, root_id: str) -> list[dict]:
         old = self._units.pop(root_id, {})
+        self._index_servers(root_id, old, {})
         self._projects.pop(root_id, None)
         self._forget_stacks(root_id)
         return [deletion_event(e) for e in old.values()]
