@@ -31,6 +31,11 @@ class DemoError(Exception):
     pass
 
 
+# How heal_fault breaks a server out of band.
+_VERBS = {"delete": "deleting", "error": "resetting to ERROR",
+          "stop": "stopping"}
+
+
 @dataclasses.dataclass
 class Timeline:
     fault: str
@@ -110,9 +115,13 @@ def physical_ids(conn: Any, units: Iterable[Unit]) -> dict[str, tuple]:
 class CloudDemo:
     def __init__(self, workdir: pathlib.Path, clouds_yaml: pathlib.Path,
                  transport_url: str, cloud: str = "devcloud",
-                 out: Optional[TextIO] = None) -> None:
+                 out: Optional[TextIO] = None,
+                 snapshot_interval: int = 10) -> None:
         self.workdir = workdir
         self.cloud = cloud
+        # Vitrage's periodic re-read of every datasource; faults are seen
+        # from notifications long before it (60 s is Vitrage's default).
+        self.snapshot_interval = snapshot_interval
         self.transport_url = transport_url
         self.out = out
         os.environ["OS_CLIENT_CONFIG_FILE"] = str(clouds_yaml)
@@ -148,7 +157,7 @@ class CloudDemo:
             f"max_unhealthy = 2\nretry_backoff = 5\n"
             f"[openstack]\ncloud = {self.cloud}\n"
             f"[engine]\ntransport_url = {self.transport_url}\n"
-            f"snapshot_interval = 10\n")
+            f"snapshot_interval = {self.snapshot_interval}\n")
         self.conf = load_config([str(conf_file)])
         endpoint = self.conn.session.get_endpoint(service_type="workflowv2",
                                                   interface="public")
@@ -244,15 +253,18 @@ class CloudDemo:
         return physical_ids(self.conn, (self.members[k] for k in self.units))
 
     # -- faults ------------------------------------------------------------
-    def heal_fault(self, title: str, victims: list[str]) -> Timeline:
+    def heal_fault(self, title: str, victims: list[str],
+                   how: str = "delete") -> Timeline:
+        """`how` the victims' servers are broken out of band: deleted,
+        reset to ERROR, or stopped."""
         before = self._physical_ids()
         self.units = self._graph_units() or self.units
         line = Timeline(title, time.time())
-        self.say(f"FAULT: {title}: deleting the server(s) of "
+        self.say(f"FAULT: {title}: {_VERBS[how]} the server(s) of "
                  f"{', '.join(victims)} out of band")
         for key in victims:
             for server in self.units[key]:
-                self.conn.compute.delete_server(server)
+                self._break(server, how)
         since = line.injected
         line.decided = wait_for("a FIRST_HEAL decision", lambda: all(
             self.recorder.first(since, Reason.FIRST_HEAL, k)
@@ -277,6 +289,18 @@ class CloudDemo:
                  f"{line.executions} execution(s)")
         self.timelines.append(line)
         return line
+
+    def _break(self, server: str, how: str) -> None:
+        compute = self.conn.compute
+        if how == "delete":
+            compute.delete_server(server)
+        elif how == "error":
+            compute.reset_server_state(server, "error")
+        elif how == "stop":
+            compute.stop_server(server)
+        else:
+            raise ValueError(f"unknown fault {how!r}; known: "
+                             f"{', '.join(_VERBS)}")
 
     def _heat_seconds(self, since: float) -> Optional[float]:
         """From Mistral's own task records: the stack update's share."""
