@@ -128,6 +128,15 @@ class App:
         self._born = self.healer.clock.now()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._stops: list[Callable[[], None]] = []
+
+    def add_observer(self, observer: Callable[[Decision], None],
+                     stop: Optional[Callable[[], None]] = None) -> None:
+        """Also tell `observer` of every decision; `stop` is called by
+        App.stop (before the ledger closes)."""
+        self.healer.observer = _observers(self.healer.observer, observer)
+        if stop is not None:
+            self._stops.append(stop)
 
     def submit(self, request: HealRequest) -> list[Decision]:
         return self.healer.submit(request)
@@ -183,6 +192,8 @@ class App:
         self.healer.stop()
         if self.events is not None:
             self.events.stop()
+        for stop in self._stops:
+            stop()
         self.healer.locks.stop()
         self.healer.ledger.dispose()
 

@@ -132,7 +132,7 @@ class World:
         self.graph = get_graph_driver()("Entity Graph")
         self.processor = Processor(self.graph)
         self.exec = DriverExec(self.process, None, self.graph)
-        states = heal_states or {}
+        states = heal_states if heal_states is not None else {}
         self.unit_driver = HeatUnitDriver(conn=FakeConnection(self.heat),
                                           heal_state=lambda k: states.get(
                                               k, ""))
@@ -361,3 +361,25 @@ def test_an_update_to_error_reaches_the_unit_not_vitrages_instance(
     unit = world.units()[asg_id(1)]
     assert (unit["state"], unit["vitrage_operational_state"]) == (
         "CREATE_COMPLETE", "OK")
+
+
+def test_lifecycle_notifications_refresh_heal_state_on_the_vertex(
+        vitrage_conf) -> None:
+    from vitrage.entity_graph.driver_exec import (
+        DriversNotificationEndpoint,
+    )
+
+    states: dict[str, str] = {}
+    world = World(heal_states=states).boot()
+    assert world.units()[rg_id(0)]["heal_state"] == ""
+    endpoint = DriversNotificationEndpoint(world.process).init()
+    key = f"{RG_STACK}/0"
+    for event_type, state in (("selfheal.heal.start", "HEALING"),
+                              ("selfheal.heal.end", "HEALED"),
+                              ("selfheal.hold.cooldown", "HELD:COOLDOWN")):
+        states[key] = state
+        endpoint.info({}, "vitrage-selfheal.r1", event_type,
+                      {"root_stack_id": ROOT, "unit": key}, {})
+        assert world.units()[rg_id(0)]["heal_state"] == state, event_type
+    assert {u["heal_state"] for i, u in world.units().items()
+            if i != rg_id(0)} == {""}

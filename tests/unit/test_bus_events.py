@@ -187,3 +187,43 @@ def test_which_decisions_make_notifications():
     assert of(Action.HOLD, Reason.QUORUM_GUARD) == (
         "selfheal.hold.quorum_guard", "info")
     assert of(Action.ACCEPT) is None and of(Action.SKIP) is None
+
+
+class PushRecorder:
+    """The embedded engine's push, recorded."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, dict]] = []
+        self.cond = threading.Condition()
+
+    def push(self, event_type: str, payload: dict,
+             publisher: str = "") -> int:
+        with self.cond:
+            self.pushed.append((event_type, payload))
+            self.cond.notify_all()
+        return 0
+
+
+def test_into_engine_pushes_the_lifecycle_into_the_embedded_engine(
+        tmp_path):
+    conf = load_config([])
+    conf.set_override("state_path", str(tmp_path), group="selfheal")
+    conf.set_override("inbox_max_items", 0, group="selfheal")
+    clock, dispatcher = FakeClock(), RecordingDispatcher()
+    app = App(conf, dispatcher=dispatcher, status=StackStatuses(),
+              clock=clock, counters=Counters())
+    engine = PushRecorder()
+    try:
+        bus.into_engine(app, engine)
+        app.submit(request(unit("0")))
+        for _ in range(4):
+            clock.advance(1.0)
+            app.healer.tick()
+        with engine.cond:
+            engine.cond.wait_for(lambda: engine.pushed, timeout=10)
+    finally:
+        app.stop()
+    event_type, payload = engine.pushed[0]
+    assert event_type == "selfheal.heal.start"
+    assert payload["unit"] == unit("0").key
+    assert payload["root_stack_id"] == ROOT

@@ -367,7 +367,9 @@ def test_event_types_are_orchestration_stack_ends() -> None:
               "orchestration.stack.check.end",
               "orchestration.stack.update.error"):
         assert t in types
-    assert not [t for t in types if t.endswith(".start")]
+    # Heat's .start is always followed by .end/.error; ours is a heal.
+    assert [t for t in types if t.endswith(".start")] == [
+        "selfheal.heal.start"]
 
 
 def test_nested_stack_event_rereads_the_root() -> None:
@@ -476,6 +478,34 @@ def test_heat_errors_on_push_are_counted_and_name_the_stack(
 
 
 # -- heal state from the ledger ----------------------------------------------
+def test_lifecycle_notifications_refresh_heal_state_without_heat() -> None:
+    states: dict[str, str] = {}
+    heat = cluster_heat()
+    driver = make_driver(heat, heal_state=lambda key: states.get(key, ""))
+    driver.get_all("init_snapshot")
+    reads = len(heat.calls)
+    key = f"{RG_STACK}/0"
+    states[key] = "HEALING"
+    start = {"root_stack_id": ROOT, "unit": key, "reason": "BATCH_DISPATCHED"}
+    events = driver.enrich_event(start, "selfheal.heal.start")
+    assert [(unit_id(e), e["heal_state"]) for e in events] == [
+        (f"{ROOT}/{key}", "HEALING")]
+    assert driver.enrich_event(start, "selfheal.heal.start") == []
+    # An operation's decision (no unit): every unit of the stack is asked.
+    states[key] = "HEALED"
+    states[f"{RG_STACK}/1"] = "HELD:STORM_GUARD"
+    events = driver.enrich_event({"root_stack_id": ROOT, "unit": None},
+                                 "selfheal.heal.error")
+    assert sorted(e["heal_state"] for e in events) == [
+        "HEALED", "HELD:STORM_GUARD"]
+    assert len(heat.calls) == reads
+    # Not ours, or not a mapping: nothing.
+    assert driver.enrich_event({"root_stack_id": "other"},
+                               "selfheal.hold.cooldown") == []
+    assert driver.enrich_event(["x"], "selfheal.heal.end") == []
+    assert "selfheal.hold.storm_guard" in driver.get_event_types()
+
+
 def test_ledger_heal_state(tmp_path) -> None:
     from vitrage_selfheal.ledger.store import HoldKind, Ledger, stack_scope
     from vitrage_selfheal.model import Unit
@@ -495,6 +525,11 @@ def test_ledger_heal_state(tmp_path) -> None:
     state = hs.LedgerHealState(ledger, clock=lambda: now)
     assert [state(units[n].key) for n in "01234"] == [
         "HEALING", "HELD:FLAPPING", "HEALED", "", ""]
+    # HEALED lasts `healed_for` (the cooldown), then the unit is plain.
+    assert hs.LedgerHealState(ledger, clock=lambda: now + 289,
+                              healed_for=300)(units["2"].key) == "HEALED"
+    assert hs.LedgerHealState(ledger, clock=lambda: now + 290,
+                              healed_for=300)(units["2"].key) == ""
     assert state("nowhere/x") == ""
     with ledger.transaction() as tx:
         tx.set_hold(stack_scope(ROOT), HoldKind.BREAKER, "3 failures", now)

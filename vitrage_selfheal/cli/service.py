@@ -98,6 +98,7 @@ def engine(conf, args) -> int:
     from vitrage_selfheal.engine.config import settings_from
     from vitrage_selfheal.engine.embedded import EmbeddedEngine
     from vitrage_selfheal.engine.service import EngineService
+    from vitrage_selfheal.events import bus
     from vitrage_selfheal.metrics import endpoint
 
     app = App(conf).start()
@@ -105,8 +106,12 @@ def engine(conf, args) -> int:
            if conf.metrics.port else None)
     settings = settings_from(
         conf, pathlib.Path(conf.selfheal.state_path) / "engine")
+    embedded = EmbeddedEngine(settings, sink=app.spooling(),
+                              ingest_conf=conf)
+    # Heals and holds reach the unit vertices' heal_state at once.
+    bus.into_engine(app, embedded)
     service = EngineService(
-        EmbeddedEngine(settings, sink=app.spooling(), ingest_conf=conf),
+        embedded,
         topics=conf.engine.notification_topics,
         exchanges=conf.engine.notification_exchanges,
         snapshot_interval=conf.engine.snapshot_interval)

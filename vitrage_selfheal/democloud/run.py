@@ -170,6 +170,7 @@ class CloudDemo:
         from vitrage_selfheal.engine.config import settings_from
         from vitrage_selfheal.engine.embedded import EmbeddedEngine
         from vitrage_selfheal.engine.service import EngineService
+        from vitrage_selfheal.events import bus
 
         auth = self.conn.config.config["auth"]
         settings = settings_from(self.conf, self.workdir / "engine")
@@ -191,6 +192,7 @@ class CloudDemo:
         settings.extra[HEAT_UNIT_DATASOURCE]["all_projects"] = "false"
         self.engine = EmbeddedEngine(settings, sink=self.app,
                                      ingest_conf=self.conf)
+        bus.into_engine(self.app, self.engine)
         self.service = EngineService(
             self.engine, snapshot_interval=self.conf.engine.snapshot_interval
         ).start()

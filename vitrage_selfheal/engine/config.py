@@ -105,8 +105,12 @@ def settings_from(conf: object, workdir: pathlib.Path) -> EngineSettings:
         if parser.defaults():
             extra["DEFAULT"] = dict(parser.defaults())
     # The unit vertices show each unit's heal state from our ledger.
-    extra.setdefault(HEAT_UNIT_DATASOURCE, {}).setdefault(
+    unit_opts = extra.setdefault(HEAT_UNIT_DATASOURCE, {})
+    unit_opts.setdefault(
         "ledger_url", conf.selfheal.ledger_url)  # type: ignore[attr-defined]
+    # HEALED shows while the unit cools down.
+    unit_opts.setdefault("healed_for", str(int(
+        conf.selfheal_policy.cooldown)))  # type: ignore[attr-defined]
     return EngineSettings(
         workdir=workdir,
         template_paths=list(e.templates) or [str(paths.templates_dir())],

@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from vitrage_selfheal.model import Action, Decision
+from vitrage_selfheal.model import Action, Decision, Reason
 
-__all__ = ["Lifecycle", "lifecycle_of", "payload_of"]
+__all__ = ["EVENT_TYPES", "Lifecycle", "lifecycle_of", "payload_of"]
 
 _BY_ACTION = {
     Action.DISPATCH: ("selfheal.heal.start", "info"),
@@ -28,6 +28,13 @@ _BY_ACTION = {
     Action.RETRY: ("selfheal.heal.error", "warn"),
     Action.FAIL: ("selfheal.heal.error", "error"),
 }
+
+
+# Every event type a decision can make, for listeners that subscribe by
+# exact type (Vitrage's drivers do).
+EVENT_TYPES = tuple(sorted(
+    {event for event, _priority in _BY_ACTION.values()}
+    | {f"selfheal.hold.{reason.value.lower()}" for reason in Reason}))
 
 
 @dataclasses.dataclass(frozen=True)

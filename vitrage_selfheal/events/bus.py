@@ -24,7 +24,7 @@ from vitrage_selfheal.model import Decision
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ["BusPublisher", "from_conf"]
+__all__ = ["BusPublisher", "EngineNotifier", "from_conf", "into_engine"]
 
 PUBLISHED = "events.published"
 DROPPED = "events.dropped"
@@ -133,3 +133,27 @@ def _operation_reader(ledger: Any) -> OperationReader:
             row = tx.s.get(BatchRow, batch_id)
             return (row.execution_id, row.kind) if row is not None else None
     return read
+
+
+class EngineNotifier:
+    """A Notifier's methods, delivering into an embedded engine as if the
+    notification came off the bus (its drivers' enrich_event)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def info(self, ctxt: dict, event_type: str, payload: dict) -> None:
+        self._engine.push(event_type, payload, publisher="selfheal")
+
+    warn = error = info
+
+
+def into_engine(app: Any, engine: Any) -> BusPublisher:
+    """The App's lifecycle notifications also go straight into `engine`
+    (the heat.unit vertices' heal_state follows at once); by a thread of
+    their own, so the healer never waits on the engine's lock."""
+    publisher = BusPublisher(
+        EngineNotifier(engine), app.healer.clock, app.healer.replica,
+        _operation_reader(app.healer.ledger), app.counters).start()
+    app.add_observer(publisher, publisher.stop)
+    return publisher

@@ -66,4 +66,10 @@ OPTS = [
                help="SQLAlchemy URL of the vitrage-selfheal ledger; fills "
                     "the heal_state property of unit vertices. Empty: "
                     "heal_state stays empty."),
+    cfg.IntOpt("healed_for",
+               default=300,
+               min=0,
+               help="Seconds a replaced unit shows heal_state HEALED "
+                    "(set it to [selfheal_policy] cooldown); the next "
+                    "refresh after that shows it empty again."),
 ]

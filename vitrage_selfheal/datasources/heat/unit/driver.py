@@ -25,6 +25,7 @@ from vitrage.common.constants import DatasourceAction, GraphAction
 from vitrage.common.constants import DatasourceProperties as DSProps
 from vitrage.datasources.driver_base import DriverBase
 
+from vitrage_selfheal import events as lifecycle
 from vitrage_selfheal import metrics
 from vitrage_selfheal.datasources.heat.unit import (
     DEFAULT_GROUP_TYPES,
@@ -32,6 +33,7 @@ from vitrage_selfheal.datasources.heat.unit import (
 )
 from vitrage_selfheal.datasources.heat.unit import heal_state as hs
 from vitrage_selfheal.datasources.heat.unit import server_loss as sl
+from vitrage_selfheal.datasources.heat.unit.heal_events import HealEvents
 from vitrage_selfheal.datasources.heat.unit.nova_events import NovaEvents
 from vitrage_selfheal.datasources.heat.unit.properties import (
     HeatTypes,
@@ -50,7 +52,7 @@ EVENT_TYPES = [
                    "suspend", "resume", "adopt", "restore")
     for phase in ("end", "error")
 ] + ["orchestration.autoscaling.end", "orchestration.autoscaling.error",
-      *sl.DELETE_EVENTS, *sl.UPDATE_EVENTS]
+      *sl.DELETE_EVENTS, *sl.UPDATE_EVENTS, *lifecycle.EVENT_TYPES]
 
 
 # Every Heat or Nova read that failed; the ERROR line says which.
@@ -131,7 +133,7 @@ class _Walk:
         self.stacks: set[str] = {root["id"]}
 
 
-class HeatUnitDriver(NovaEvents, DriverBase):
+class HeatUnitDriver(NovaEvents, HealEvents, DriverBase):
     # Vitrage sets this when it loads the driver; set here too so events
     # of a driver built directly still name their datasource.
     _datasource_name = HEAT_UNIT_DATASOURCE
@@ -173,7 +175,8 @@ class HeatUnitDriver(NovaEvents, DriverBase):
     @property
     def heal_state(self) -> Callable[[str], str]:
         if self._heal_state is None:
-            self._heal_state = hs.from_url(_conf_value("ledger_url", ""))
+            self._heal_state = hs.from_url(_conf_value("ledger_url", ""),
+                                           _conf_value("healed_for", 300))
         return self._heal_state
 
     # -- Vitrage driver interface -------------------------------------------
@@ -199,6 +202,11 @@ class HeatUnitDriver(NovaEvents, DriverBase):
         for a Nova delete or state change, the units of that server."""
         server_id = stack_id = None
         update = None
+        if event_type in lifecycle.EVENT_TYPES:
+            with self._lock:
+                events = self._on_heal_event(event)
+            return self.make_pickleable(events, HEAT_UNIT_DATASOURCE,
+                                        DatasourceAction.UPDATE)
         if event_type in sl.DELETE_EVENTS:
             server_id = sl.deleted_server(event)
         elif event_type in sl.UPDATE_EVENTS:

@@ -28,9 +28,12 @@ class LedgerHealState:
     """`heal_state(unit_key)` read from a `Ledger` (unit keys as in model)."""
 
     def __init__(self, ledger: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 healed_for: float = 300.0) -> None:
         self._ledger = ledger
         self._clock = clock
+        # HEALED is news for a cooldown, not forever.
+        self._healed_for = healed_for
         self._failing = False
 
     def __call__(self, unit_key: str) -> str:
@@ -66,15 +69,16 @@ class LedgerHealState:
                       HoldKind.TRUST: Reason.TRUST_INVALID}.get(
                 hold.kind, Reason.CIRCUIT_OPEN)
             return HealState.held(reason.value)
-        if row.last_healed_at is not None:
+        if row.last_healed_at is not None and \
+                self._clock() - row.last_healed_at < self._healed_for:
             return HealState.HEALED
         return HealState.NONE
 
 
-def from_url(url: str) -> HealStateFn:
+def from_url(url: str, healed_for: float = 300.0) -> HealStateFn:
     """A ledger-backed heal_state, or one that is always empty."""
     if not url:
         return no_heal_state
     from vitrage_selfheal.ledger.store import Ledger
 
-    return LedgerHealState(Ledger(url))
+    return LedgerHealState(Ledger(url), healed_for=healed_for)
