@@ -71,3 +71,29 @@ def mask_url(url: str) -> str:
     except (ArgumentError, ValueError):
         # Unparseable: it may still hold a password, so show none of it.
         return "<unparseable URL>"
+
+
+@contextlib.contextmanager
+def into_file(path: Any, console_level: int = logging.ERROR,
+              level: int = logging.INFO) -> Iterator[None]:
+    """For a block, the process's log goes to `path` (at `level`) and only
+    records of `console_level` and above still reach stderr: a narrated
+    command's output stays a story, what Vitrage says stays findable."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setLevel(level)
+    to_file.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_console = logging.StreamHandler()
+    to_console.setLevel(console_level)
+    to_console.setFormatter(logging.Formatter(
+        "%(levelname)s %(name)s: %(message)s"))
+    root.handlers = [to_file, to_console]
+    root.setLevel(min(level, console_level))
+    try:
+        yield
+    finally:
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+        to_file.close()

@@ -91,3 +91,24 @@ def test_ledger_problem(tmp_path) -> None:
     assert "pw-77" not in problem and "\n" not in problem
     bad.dispose()
     assert health.Health().ok and not health.Health(("x",)).ok
+
+
+def test_into_file_keeps_the_console_for_errors(tmp_path, capsys) -> None:
+    from vitrage_selfheal.logs import into_file
+
+    log = tmp_path / "demo.log"
+    vitrage = logging.getLogger("vitrage.evaluator")
+    ours = logging.getLogger("vitrage_selfheal.x")
+    with into_file(log):
+        vitrage.warning("a long dump nobody asked for")
+        ours.info("decided")
+        ours.error("could not reach the ledger")
+    console = capsys.readouterr().err
+    assert "a long dump" not in console and "decided" not in console
+    assert "could not reach the ledger" in console
+    text = log.read_text()
+    for line in ("a long dump", "decided", "could not reach the ledger"):
+        assert line in text
+    # Restored: nothing more goes to the file.
+    vitrage.warning("after")
+    assert "after" not in log.read_text()

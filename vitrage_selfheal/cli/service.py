@@ -160,22 +160,32 @@ def db_upgrade(conf, args) -> int:
 
 
 def demo(conf, args) -> int:
+    import logging
     import pathlib
     import sys
 
+    from vitrage_selfheal import logs
     from vitrage_selfheal.democloud.run import CloudDemo, DemoError
     from vitrage_selfheal.paths import WorkdirNotOurs
 
     workdir = pathlib.Path(args.workdir).resolve()
+    # Next to the workdir: the demo empties the workdir as it starts.
+    log = workdir.with_name(f"{workdir.name}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"vitrage-selfheal demo: the full log (Vitrage's own warnings "
+          f"too) goes to {log}", flush=True)
     try:
-        if not args.cloud:
-            from vitrage_selfheal import demo as demo_mod
-            return demo_mod.run(workdir)
-        return CloudDemo(workdir, pathlib.Path(args.clouds_yaml).resolve(),
-                         args.transport_url, args.cloud,
-                         out=sys.stdout).run()
+        with logs.into_file(log, level=logging.DEBUG if args.debug
+                            else logging.INFO):
+            if not args.cloud:
+                from vitrage_selfheal import demo as demo_mod
+                return demo_mod.run(workdir)
+            return CloudDemo(workdir,
+                             pathlib.Path(args.clouds_yaml).resolve(),
+                             args.transport_url, args.cloud,
+                             out=sys.stdout).run()
     except (DemoError, WorkdirNotOurs) as exc:
-        print(f"vitrage-selfheal demo: {exc}", file=sys.stderr)
+        print(f"vitrage-selfheal demo: {exc} (log: {log})", file=sys.stderr)
         return 1
 
 
