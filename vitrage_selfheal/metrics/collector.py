@@ -81,126 +81,103 @@ class LedgerCollector(Collector):
 
     def _process(self, now: float) -> Iterator[Metric]:
         values = self._counters.snapshot()
-        events = CounterMetricFamily(
-            "selfheal_process_events", "Events this process counted "
-            "without a ledger row (refused requests, read errors...)",
-            labels=["event"])
-        for name, value in values.items():
-            events.add_metric([name], value)
-        yield events
-        refused = CounterMetricFamily(
-            "selfheal_webhook_unauthenticated",
-            "Webhook requests refused before their signature was "
-            "verified (401, 413, 415)")
-        refused.add_metric([], values.get(_UNAUTHENTICATED, 0))
-        yield refused
+        yield _family(CounterMetricFamily, "selfheal_process_events",
+                      "Events this process counted without a ledger row "
+                      "(refused requests, read errors...)", ["event"],
+                      {(name,): v for name, v in values.items()})
+        yield _family(CounterMetricFamily,
+                      "selfheal_webhook_unauthenticated",
+                      "Webhook requests refused before their signature was "
+                      "verified (401, 413, 415)", [],
+                      {(): values.get(_UNAUTHENTICATED, 0)})
         if self._backlog is not None:
-            backlog = GaugeMetricFamily(
-                "selfheal_inbox_backlog",
-                "Requests received in this process, not yet stored")
-            backlog.add_metric([], self._backlog())
-            yield backlog
+            yield _family(GaugeMetricFamily, "selfheal_inbox_backlog",
+                          "Requests received in this process, not yet "
+                          "stored", [], {(): self._backlog()})
+
+
+def _family(kind: type, name: str, doc: str, labels: list[str],
+            values: dict[tuple[str, ...], float]) -> Metric:
+    """A counter or gauge family, one sample per key of `values`."""
+    family = kind(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
+
+
+def _summed(values: dict[tuple[str, ...], float],
+            keep: Callable[[tuple[str, ...]], Optional[tuple[str, ...]]]
+            ) -> dict[tuple[str, ...], float]:
+    """`values` re-keyed by `keep` (None drops a key), summed."""
+    out: dict[tuple[str, ...], float] = {}
+    for key, value in values.items():
+        new = keep(key)
+        if new is not None:
+            out[new] = out.get(new, 0) + value
+    return out
 
 
 def _ledger_families(stats: LedgerStats, now: float) -> Iterator[Metric]:
-    decisions = CounterMetricFamily(
-        "selfheal_decisions", "Decisions recorded, by action and reason",
-        labels=["action", "reason"])
-    rejections = CounterMetricFamily(
-        "selfheal_ingest_rejections", "Input refused (malformed, not a "
-        "unit...), by reason", labels=["reason"])
-    for (action, reason), n in sorted(stats.decisions.items()):
-        decisions.add_metric([action, reason], n)
-        if action == "reject":
-            rejections.add_metric([reason], n)
-    yield decisions
-    yield rejections
+    counter, gauge = CounterMetricFamily, GaugeMetricFamily
+    yield _family(counter, "selfheal_decisions",
+                  "Decisions recorded, by action and reason",
+                  ["action", "reason"], stats.decisions)
+    yield _family(counter, "selfheal_ingest_rejections",
+                  "Input refused (malformed, not a unit...), by reason",
+                  ["reason"], _summed(stats.decisions, lambda k: (
+                      k[1],) if k[0] == "reject" else None))
 
-    started = CounterMetricFamily(
-        "selfheal_executions_started", "Workflow executions Mistral "
-        "accepted, by operation kind", labels=["kind"])
-    finished = CounterMetricFamily(
-        "selfheal_executions_finished", "Workflow executions ended, by "
-        "operation kind and outcome (SUCCESS, FAILED, STUCK, LOST)",
-        labels=["kind", "outcome"])
-    start_failed = CounterMetricFamily(
-        "selfheal_executions_start_failed", "Starts Mistral refused or "
-        "did not answer", labels=["kind"])
-    started_by_kind: dict[str, int] = {}
-    failed_by_kind: dict[str, int] = {}
-    for (kind, outcome), n in sorted(stats.attempts.items()):
-        if outcome == "START_FAILED":
-            failed_by_kind[kind] = failed_by_kind.get(kind, 0) + n
-            continue
-        started_by_kind[kind] = started_by_kind.get(kind, 0) + n
-        if outcome != "STARTED":
-            finished.add_metric([kind, outcome], n)
-    for kind, n in sorted(started_by_kind.items()):
-        started.add_metric([kind], n)
-    for kind, n in sorted(failed_by_kind.items()):
-        start_failed.add_metric([kind], n)
-    yield started
-    yield finished
-    yield start_failed
+    attempts = stats.attempts
+    yield _family(counter, "selfheal_executions_started",
+                  "Workflow executions Mistral accepted, by operation kind",
+                  ["kind"], _summed(attempts, lambda k: (
+                      k[0],) if k[1] != "START_FAILED" else None))
+    yield _family(counter, "selfheal_executions_finished",
+                  "Workflow executions ended, by operation kind and "
+                  "outcome (SUCCESS, FAILED, STUCK, LOST)",
+                  ["kind", "outcome"], _summed(attempts, lambda k: k if k[
+                      1] not in ("START_FAILED", "STARTED") else None))
+    yield _family(counter, "selfheal_executions_start_failed",
+                  "Starts Mistral refused or did not answer", ["kind"],
+                  _summed(attempts, lambda k: (
+                      k[0],) if k[1] == "START_FAILED" else None))
 
-    ended = CounterMetricFamily(
-        "selfheal_operations_ended", "Stack operations ended, by kind and "
-        "state", labels=["kind", "state"])
-    open_ops = GaugeMetricFamily(
-        "selfheal_operations_open", "Stack operations not ended, by kind "
-        "and state", labels=["kind", "state"])
-    for (kind, state), n in sorted(stats.operations.items()):
-        (ended if state in _ENDED else open_ops).add_metric([kind, state],
-                                                            n)
-    yield ended
-    yield open_ops
+    operations = stats.operations
+    yield _family(counter, "selfheal_operations_ended",
+                  "Stack operations ended, by kind and state",
+                  ["kind", "state"], _summed(
+                      operations, lambda k: k if k[1] in _ENDED else None))
+    yield _family(gauge, "selfheal_operations_open",
+                  "Stack operations not ended, by kind and state",
+                  ["kind", "state"], _summed(
+                      operations, lambda k: None if k[1] in _ENDED else k))
+    yield _family(gauge, "selfheal_oldest_open_operation_age_seconds",
+                  "Age of the oldest stack operation not ended (none: "
+                  "no sample)", ["kind"],
+                  {(kind,): max(0.0, now - created)
+                   for kind, created in stats.oldest_open.items()})
+    yield _family(gauge, "selfheal_open_intents",
+                  "Accepted heals not ended: PENDING (queued, the backlog) "
+                  "or BATCHED (in an operation)", ["state"],
+                  {(state,): n for state, n in stats.open_intents.items()})
 
-    oldest = GaugeMetricFamily(
-        "selfheal_oldest_open_operation_age_seconds", "Age of the oldest "
-        "stack operation not ended (0: none)", labels=["kind"])
-    for kind, created in sorted(stats.oldest_open.items()):
-        oldest.add_metric([kind], max(0.0, now - created))
-    yield oldest
-
-    intents = GaugeMetricFamily(
-        "selfheal_open_intents", "Accepted heals not ended: PENDING "
-        "(queued, the backlog) or BATCHED (in an operation)",
-        labels=["state"])
-    for state, n in sorted(stats.open_intents.items()):
-        intents.add_metric([state], n)
-    yield intents
-
-    held = GaugeMetricFamily(
-        "selfheal_held_units", "Units held, by reason", labels=["reason"])
-    storm = GaugeMetricFamily(
-        "selfheal_storm_guard_held_units", "Units the storm guard holds, "
-        "by group (its nested stack id); above 0: the guard is active",
-        labels=["group"])
-    by_reason: dict[str, int] = {}
-    for (reason, group), n in sorted(stats.held_units.items()):
-        by_reason[reason] = by_reason.get(reason, 0) + n
-        if reason == Reason.STORM_GUARD.value:
-            storm.add_metric([group], n)
-    for reason, n in sorted(by_reason.items()):
-        held.add_metric([reason], n)
-    yield held
-    yield storm
-
-    breakers = GaugeMetricFamily(
-        "selfheal_breaker_open", "1 per open circuit breaker, by scope "
-        "(a root stack id, or global)", labels=["scope"])
-    holds = GaugeMetricFamily(
-        "selfheal_holds", "Holds in force, by kind (operator, breaker, "
-        "trust, pause, shadow)", labels=["kind"])
-    kinds: dict[str, int] = {}
-    for scope, kind, _since in stats.holds:
-        kinds[kind] = kinds.get(kind, 0) + 1
-        if kind == HoldKind.BREAKER:
-            breakers.add_metric([scope], 1.0)
-    for kind, n in sorted(kinds.items()):
-        holds.add_metric([kind], n)
-    yield breakers
-    yield holds
+    held = stats.held_units
+    yield _family(gauge, "selfheal_held_units", "Units held, by reason",
+                  ["reason"], _summed(held, lambda k: (k[0],)))
+    yield _family(gauge, "selfheal_storm_guard_held_units",
+                  "Units the storm guard holds, by group (its nested stack "
+                  "id); above 0: the guard is active", ["group"],
+                  _summed(held, lambda k: (k[1],) if k[0] ==
+                          Reason.STORM_GUARD.value else None))
+    holds = {(scope, kind): 1 for scope, kind, _since in stats.holds}
+    yield _family(gauge, "selfheal_breaker_open",
+                  "1 per open circuit breaker, by scope (a root stack id, "
+                  "or global)", ["scope"], _summed(holds, lambda k: (
+                      k[0],) if k[1] == HoldKind.BREAKER else None))
+    yield _family(gauge, "selfheal_holds",
+                  "Holds in force, by kind (operator, breaker, trust, "
+                  "pause, shadow)", ["kind"],
+                  _summed(holds, lambda k: (k[1],)))
 
     yield _histogram(
         "selfheal_fault_to_dispatch_seconds", "Per unit: from its fault "
@@ -209,13 +186,10 @@ def _ledger_families(stats: LedgerStats, now: float) -> Iterator[Metric]:
     yield _histogram(
         "selfheal_fault_to_healed_seconds", "Per unit: from its fault to "
         "its operation's success", stats.fault_to_healed)
-
-    counters = CounterMetricFamily(
-        "selfheal_ledger_events", "Events the replicas counted in the "
-        "ledger (start errors, poison requests...)", labels=["event"])
-    for name, value in sorted(stats.counters.items()):
-        counters.add_metric([name], value)
-    yield counters
+    yield _family(counter, "selfheal_ledger_events",
+                  "Events the replicas counted in the ledger (start "
+                  "errors, poison requests...)", ["event"],
+                  {(name,): v for name, v in stats.counters.items()})
 
 
 _ENDED = {BatchState.SUCCESS, BatchState.FAILED, BatchState.CANCELLED,
