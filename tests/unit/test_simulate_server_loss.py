@@ -22,6 +22,7 @@ SPEC = {
             "units": [{"name": "u-0", "servers": ["vm-0", "vm-0b"]}]}]}],
     },
     "timeline": [],
+    "duration": 10,
 }
 
 

@@ -117,9 +117,13 @@ def history(conf, args) -> int:
 
 
 def status(conf, args) -> int:
+    from vitrage_selfheal.simulate.ledger_file import simulated_now
+
     ledger = ledger_at_head(conf)
-    now = time.time()
     with ledger.transaction() as tx:
+        counters = tx.counters()
+        # A ledger kept by `simulate --ledger`: its own clock.
+        now = simulated_now(counters) or time.time()
         flight = [(i.unit_key, i.step, i.state, i.wait_reason, i.batch_id,
                    when(i.created_at)) for i in tx.in_flight()]
         batches = [(b.id, b.root_stack_id, b.kind, b.state, b.attempt,
@@ -146,7 +150,6 @@ def status(conf, args) -> int:
         scales = [(s.group_key, f"{s.delta:+d}", s.state,
                    s.wait_reason or "", s.batch_id or "", s.source,
                    when(s.created_at)) for s in tx.open_scales()]
-        counters = tx.counters()
     if args.json:
         dump({"in_flight": flight, "batches": batches, "held": held,
               "cooldown": cooling, "holds": holds, "scales": scales,

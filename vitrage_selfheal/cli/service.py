@@ -67,6 +67,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="template file or folder (repeatable; default: "
                         "the shipped templates)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--ledger", metavar="PATH",
+                   help="keep the run's SQLite ledger at PATH (a new file) "
+                        "for `history` and `status`")
     p.set_defaults(func=simulate, needs_config=False)
 
 
@@ -190,25 +193,51 @@ def demo(conf, args) -> int:
 
 
 def simulate(conf, args) -> int:
+    """0: the run met its scenario's expect: section; 1: it did not (or
+    the engine failed unexpectedly); 2: a bad scenario."""
     import json
+    import pathlib
     import sys
 
     from vitrage_selfheal import paths
-    from vitrage_selfheal.simulate import runner, scenario
+    from vitrage_selfheal.simulate import expect, runner, scenario
 
+    ledger = pathlib.Path(args.ledger).resolve() if args.ledger else None
     try:
         spec = scenario.load(args.scenario)
+        if ledger is not None and (ledger.exists() or
+                                   not ledger.parent.is_dir()):
+            raise scenario.ScenarioError(
+                f"--ledger {args.ledger}: must be a new file in an "
+                f"existing folder")
         templates = args.templates or [str(paths.templates_dir())]
-        report = runner.run(spec, templates)
+        report = runner.run(spec, templates, ledger_path=ledger)
     except scenario.ScenarioError as exc:
         print(f"vitrage-selfheal: bad scenario: {exc}", file=sys.stderr)
         return 2
+    expected = spec.expect or expect.Expectations()
+    failures = expect.check(expected, report)
+    met = expected.count() - len(failures)
     if args.json:
-        json.dump(report.as_json(), sys.stdout, indent=2, sort_keys=True)
+        doc = report.as_json()
+        doc["expectations"] = {"met": met, "failed": failures}
+        json.dump(doc, sys.stdout, indent=2, sort_keys=True)
         print()
+        out = sys.stderr
     else:
         report.print(sys.stdout)
-    return 0
+        out = sys.stdout
+    for failure in failures:
+        print(f"expectation failed: {failure}", file=out)
+    if failures:
+        print(f"expectations: {met} of {expected.count()} met", file=out)
+    else:
+        print(f"expectations: {met} met", file=out)
+    if ledger is not None:
+        print(f"ledger kept: {ledger} (vitrage-selfheal --config-file F "
+              f"history|status, F saying [selfheal] ledger_url = "
+              f"sqlite:///{ledger})", file=out)
+    return 1 if failures else 0
 
 
 def validate(conf, args) -> int:

@@ -296,7 +296,7 @@ class SimulatedCloud:
                     "type": "event", "description": arg["name"],
                     "enabled": True, "repeat_actions": False,
                     "rule": {"event_type": arg.get(
-                        "event_type", "selfheal.probe"),
+                        "type", "selfheal.probe"),
                         "query": [{"field": "traits.resource_id",
                                    "op": "eq", "type": "",
                                    "value": arg["resource"]}]}}})

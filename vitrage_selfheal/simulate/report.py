@@ -35,6 +35,12 @@ class Report:
                   reason=d.reason.value, unit=d.unit_key,
                   stack=d.root_stack_id, detail=d.detail)
 
+    def engine_error(self, at: float, text: str) -> None:
+        """An exception inside Vitrage's processing, caught by the
+        embedded engine (logged and counted there): what it did not do,
+        the run does not show."""
+        self._add(at, "engine_error", text=text)
+
     def execution(self, at: float, change: str, root: str,
                   units: list[str]) -> None:
         self._add(at, "execution", change=change, stack=root,
@@ -53,10 +59,14 @@ class Report:
     def heals(self) -> list[dict[str, Any]]:
         return self.executions
 
+    def engine_errors(self) -> list[dict[str, Any]]:
+        return [e for e in self.entries if e["kind"] == "engine_error"]
+
     def summary(self) -> dict[str, Any]:
         reasons = collections.Counter(e["reason"] for e in self.decisions())
         return {"executions": self.executions,
                 "decisions": dict(sorted(reasons.items())),
+                "engine_errors": len(self.engine_errors()),
                 "deduced_alarms": sorted({
                     (e["name"], e["resource"]) for e in self.entries
                     if e["kind"] == "deduced" and e["change"] == "activate"})}
@@ -80,6 +90,9 @@ class Report:
                       f"-> {ex['state']}\n")
         out.write("decisions: " + ", ".join(
             f"{k}={v}" for k, v in s["decisions"].items()) + "\n")
+        if s["engine_errors"]:
+            out.write(f"engine errors: {s['engine_errors']} (see ENGINE "
+                      f"lines)\n")
 
 
 def _execution(run: Any) -> dict[str, Any]:
@@ -99,6 +112,8 @@ def _line(e: dict[str, Any]) -> str:
         return f"EVENT     {e['text']}"
     if kind == "note":
         return f"CLOUD     {e['text']}"
+    if kind == "engine_error":
+        return f"ENGINE    error: {e['text']}"
     if kind == "deduced":
         sign = "+" if e["change"] == "activate" else "-"
         chain = "".join(f"\n{'':21}caused by {c}" for c in e["causes"])

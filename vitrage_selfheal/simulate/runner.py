@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import pathlib
 import tempfile
 from collections.abc import Sequence
@@ -17,9 +18,7 @@ from typing import Any, Optional
 
 from vitrage_selfheal import logs, operator
 from vitrage_selfheal.clock import FakeClock
-from vitrage_selfheal.decide.policy import Policy, Threshold
-from vitrage_selfheal.decide.steps import parse_ladder
-from vitrage_selfheal.decide.windows import parse_windows
+from vitrage_selfheal.decide.policy import Policy
 from vitrage_selfheal.dispatch.base import (
     HOOK_STEP,
     ExecState,
@@ -31,9 +30,11 @@ from vitrage_selfheal.ingest import opts as ingest_opts
 from vitrage_selfheal.ledger.locks import Locks
 from vitrage_selfheal.ledger.store import Ledger
 from vitrage_selfheal.model import ScalePlan, Unit
+from vitrage_selfheal.simulate import ledger_file
+from vitrage_selfheal.simulate import policy as sim_policy
 from vitrage_selfheal.simulate.cloud import SimulatedCloud
 from vitrage_selfheal.simulate.report import Report
-from vitrage_selfheal.simulate.scenario import Scenario, ScenarioError
+from vitrage_selfheal.simulate.scenario import Scenario
 
 EPOCH = 1_767_225_600.0   # 2026-01-01T00:00:00Z: fixed, for stable output
 STEP = 1.0
@@ -165,43 +166,19 @@ class RecordingExecutor:
 
 
 def policy_of(scenario: Scenario) -> Policy:
-    fields = {f.name for f in dataclasses.fields(Policy)}
-    values = dict(scenario.policy)
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ScenarioError(f"policy: unknown option(s) {unknown}; known: "
-                            f"{sorted(fields)}")
-    if "remediation_ladder" in values:
-        try:
-            values["remediation_ladder"] = parse_ladder(
-                str(values["remediation_ladder"]))
-        except ValueError as exc:
-            raise ScenarioError(f"policy: remediation_ladder: {exc}") \
-                from None
-    for name in ("max_unhealthy", "max_in_flight"):
-        if name in values:
-            try:
-                values[name] = Threshold.parse(str(values[name]), name)
-            except ValueError as exc:
-                raise ScenarioError(f"policy: {exc}") from None
-    if "maintenance_windows" in values:
-        windows = values["maintenance_windows"]
-        if not isinstance(windows, list):
-            raise ScenarioError("policy: maintenance_windows is a list of "
-                                "'<days> HH:MM-HH:MM'")
-        try:
-            values["maintenance_windows"] = parse_windows(
-                str(w) for w in windows)
-        except ValueError as exc:
-            raise ScenarioError(f"policy: {exc}") from None
-    return Policy(**values)
+    """The scenario's `policy:` read as [selfheal_policy] is."""
+    return sim_policy.build(scenario.policy, "scenario.policy")
 
 
 def run(scenario: Scenario, template_paths: Sequence[str],
-        workdir: Optional[pathlib.Path] = None) -> Report:
+        workdir: Optional[pathlib.Path] = None,
+        ledger_path: Optional[pathlib.Path] = None) -> Report:
+    """Run `scenario`; with `ledger_path`, the run's SQLite ledger is kept
+    there (a new file), the simulated clock's end recorded in it."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="selfheal-sim-") as tmp:
-            return run(scenario, template_paths, pathlib.Path(tmp))
+            return run(scenario, template_paths, pathlib.Path(tmp),
+                       ledger_path)
     from vitrage_selfheal.engine.config import EngineSettings
     from vitrage_selfheal.engine.embedded import EmbeddedEngine
 
@@ -209,7 +186,7 @@ def run(scenario: Scenario, template_paths: Sequence[str],
     report = Report(EPOCH)
     cloud = SimulatedCloud(scenario, workdir / "static", clock)
     executor = RecordingExecutor(clock, cloud, report, scenario.heal_duration)
-    ledger = Ledger(f"sqlite:///{workdir}/ledger.db")
+    ledger = Ledger(f"sqlite:///{ledger_path or workdir / 'ledger.db'}")
     ledger.upgrade()
     locks = Locks(f"file://{workdir}/locks", "simulate")
     healer = Healer(ledger, locks, executor, cloud.status,
@@ -223,6 +200,7 @@ def run(scenario: Scenario, template_paths: Sequence[str],
                        static_dir=str(workdir / "static")),
         sink=sink, ingest_conf=ingest_opts.load([]))
     try:
+        _vitrage_time(clock.now())
         with _no_aodh_api():
             engine.start()
         watcher = sink.watcher = _AlarmWatcher(engine, report, clock)
@@ -230,10 +208,12 @@ def run(scenario: Scenario, template_paths: Sequence[str],
         watcher.collect()
         _loop(scenario, cloud, engine, healer, executor, watcher, clock,
               report)
+        ledger_file.record_now(ledger, clock.now())
     finally:
         engine.stop()
         locks.stop()
         ledger.dispose()
+        _vitrage_time(None)
     report.finish(executor.runs.values())
     return report
 
@@ -276,7 +256,7 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
                 report.note(clock.now(), f"Heat {line}")
             watcher.collect()
         elapsed += STEP
-        clock.advance(STEP)
+        _vitrage_time(clock.advance(STEP))
 
 
 class _ReportingSink:
@@ -297,6 +277,20 @@ class _ReportingSink:
         return self.healer.reject(reason, detail, source, delivery)
 
 
+def _vitrage_time(now: Optional[float]) -> None:
+    """Vitrage stamps what it processes with oslo's utcnow: the simulated
+    clock's time, so that the plugin's ordering by Vitrage's timestamps
+    sees the simulated timeline (not the real clock, years away); None
+    gives the real clock back."""
+    from oslo_utils import timeutils
+
+    if now is None:
+        timeutils.clear_time_override()
+    else:
+        timeutils.set_time_override(datetime.datetime.fromtimestamp(
+            now, datetime.timezone.utc).replace(tzinfo=None))
+
+
 def _no_aodh_api() -> contextlib.AbstractContextManager[None]:
     """There is no Aodh API in a simulation: Vitrage's Aodh driver logs a
     traceback when it tries to cache existing alarms at start. Its push
@@ -305,13 +299,18 @@ def _no_aodh_api() -> contextlib.AbstractContextManager[None]:
 
 
 class _AlarmWatcher:
-    """Turns the engine's deduced-alarm notifications into report lines."""
+    """Turns the engine's deduced-alarm notifications, and the errors it
+    caught, into report lines."""
 
     def __init__(self, engine: Any, report: Report, clock: FakeClock) -> None:
         self.engine, self.report, self.clock = engine, report, clock
         self._seen = 0
+        self._errors = 0
 
     def collect(self) -> None:
+        for text in self.engine.errors[self._errors:]:
+            self.report.engine_error(self.clock.now(), text)
+        self._errors = len(self.engine.errors)
         sent = self.engine.bus.sent
         for event_type, payload in sent[self._seen:]:
             if not event_type.startswith("vitrage.deduced_alarm."):
