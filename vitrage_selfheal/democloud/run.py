@@ -152,7 +152,7 @@ class CloudDemo:
         conf_file.write_text(
             f"[selfheal]\nstate_path = {self.workdir}\ntick_interval = 0.2\n"
             f"[selfheal_policy]\ncooldown = 300\ncoalesce_window = 2\n"
-            # A 3-unit cluster: the default 50 % would hold fault 2 (two
+            # A 4-unit cluster: the default 50 % would hold fault 2 (two
             # units at once) as a storm; this demo allows two.
             f"max_unhealthy = 2\nretry_backoff = 5\n"
             f"[openstack]\ncloud = {self.cloud}\n"
