@@ -152,8 +152,8 @@ class CloudDemo:
         conf_file.write_text(
             f"[selfheal]\nstate_path = {self.workdir}\ntick_interval = 0.2\n"
             f"[selfheal_policy]\ncooldown = 300\ncoalesce_window = 2\n"
-            # A 4-unit cluster: the default 50 % would hold fault 2 (two
-            # units at once) as a storm; this demo allows two.
+            # Fault 2 breaks two of the four units at once: allowed, as
+            # a count, whatever the group's size when the scale has run.
             f"max_unhealthy = 2\nretry_backoff = 5\n"
             f"[openstack]\ncloud = {self.cloud}\n"
             f"[engine]\ntransport_url = {self.transport_url}\n"
