@@ -143,3 +143,14 @@ def test_a_kept_ledger_answers_history_and_status(tmp_path):
                 "--ledger", str(ledger))
     assert again.returncode == 2
     assert "must be a new file" in again.stderr
+
+
+def test_a_long_run_says_how_far_it_is(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 0.0)
+    told: list[str] = []
+    spec = scenario.load(paths.CHECKOUT / "scenarios" / "server_deleted.yaml")
+    runner.run(spec, [TEMPLATES], tmp_path, progress=told.append)
+    assert told, "no progress line"
+    events = len(spec.timeline)
+    assert told[-1].startswith("simulated ")
+    assert f"{events} of {events} events" in told[-1]

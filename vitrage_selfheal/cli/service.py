@@ -211,7 +211,10 @@ def simulate(conf, args) -> int:
                 f"--ledger {args.ledger}: must be a new file in an "
                 f"existing folder")
         templates = args.templates or [str(paths.templates_dir())]
-        report = runner.run(spec, templates, ledger_path=ledger)
+        report = runner.run(spec, templates, ledger_path=ledger,
+                            progress=lambda line: print(
+                                f"simulate: {line}", file=sys.stderr,
+                                flush=True))
     except scenario.ScenarioError as exc:
         print(f"vitrage-selfheal: bad scenario: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ import dataclasses
 import datetime
 import pathlib
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 from vitrage_selfheal import logs, operator
@@ -36,6 +37,8 @@ from vitrage_selfheal.simulate.cloud import SimulatedCloud
 from vitrage_selfheal.simulate.report import Report
 from vitrage_selfheal.simulate.scenario import Scenario
 
+# Seconds of real time between two progress lines of a long run.
+PROGRESS_EVERY = 10.0
 EPOCH = 1_767_225_600.0   # 2026-01-01T00:00:00Z: fixed, for stable output
 STEP = 1.0
 
@@ -172,13 +175,16 @@ def policy_of(scenario: Scenario) -> Policy:
 
 def run(scenario: Scenario, template_paths: Sequence[str],
         workdir: Optional[pathlib.Path] = None,
-        ledger_path: Optional[pathlib.Path] = None) -> Report:
+        ledger_path: Optional[pathlib.Path] = None,
+        progress: Optional[Callable[[str], None]] = None) -> Report:
     """Run `scenario`; with `ledger_path`, the run's SQLite ledger is kept
-    there (a new file), the simulated clock's end recorded in it."""
+    there (a new file), the simulated clock's end recorded in it.
+    `progress` is told how far the run is every PROGRESS_EVERY seconds of
+    real time (a big scenario runs for minutes)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="selfheal-sim-") as tmp:
             return run(scenario, template_paths, pathlib.Path(tmp),
-                       ledger_path)
+                       ledger_path, progress)
     from vitrage_selfheal.engine.config import EngineSettings
     from vitrage_selfheal.engine.embedded import EmbeddedEngine
 
@@ -207,7 +213,7 @@ def run(scenario: Scenario, template_paths: Sequence[str],
         cloud.load(engine)
         watcher.collect()
         _loop(scenario, cloud, engine, healer, executor, watcher, clock,
-              report)
+              report, progress)
         ledger_file.record_now(ledger, clock.now())
     finally:
         engine.stop()
@@ -220,8 +226,10 @@ def run(scenario: Scenario, template_paths: Sequence[str],
 
 def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
           healer: Healer, executor: RecordingExecutor, watcher: Any,
-          clock: FakeClock, report: Report) -> None:
+          clock: FakeClock, report: Report,
+          progress: Optional[Callable[[str], None]] = None) -> None:
     pending = list(scenario.timeline)
+    told = time.monotonic()
     last = pending[-1].at if pending else 0.0
     end = scenario.duration if scenario.duration is not None else \
         last + 3 * scenario.heal_duration + 3 * healer.policy\
@@ -257,6 +265,13 @@ def _loop(scenario: Scenario, cloud: SimulatedCloud, engine: Any,
             watcher.collect()
         elapsed += STEP
         _vitrage_time(clock.advance(STEP))
+        if progress is not None and \
+                time.monotonic() - told >= PROGRESS_EVERY:
+            told = time.monotonic()
+            progress(f"simulated {elapsed:.0f} of {end:.0f} s, "
+                     f"{len(scenario.timeline) - len(pending)} of "
+                     f"{len(scenario.timeline)} events, "
+                     f"{len(report.decisions())} decisions")
 
 
 class _ReportingSink:
