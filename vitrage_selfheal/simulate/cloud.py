@@ -86,6 +86,8 @@ class SimulatedCloud:
         self.failing: set[str] = set()
         # Servers that stay ERROR whatever Nova does to them.
         self.broken: set[str] = set()
+        # unit key -> its Heat state while marked SERVER_ERROR/_STOPPED.
+        self._heat_state: dict[str, str] = {}
         # Stacks whose next heal the pre-replace hook abandons.
         self.abandoning: set[str] = set()
         self.down_hosts: set[str] = set()
@@ -212,13 +214,48 @@ class SimulatedCloud:
                         "monitor_id": "simulate"}})
 
     def _on_instance_state(self, arg: Any, engine: Any) -> None:
-        """Vitrage's Nova driver takes no `compute.instance.update`: an
-        ERROR shows in its periodic server listing, simulated here."""
+        """Nova's instance update reaches the heat.unit driver, which
+        marks the unit SERVER_ERROR / SERVER_STOPPED (or re-reads it when
+        the server serves again), decided by the driver's own code;
+        Vitrage's Nova driver takes no `compute.instance.update`: an ERROR
+        shows in its periodic server listing, simulated here too."""
         from vitrage.common.constants import DatasourceAction
         server_id, status = self._instance_arg(arg)
         self.instances[server_id]["status"] = status
+        changed = self._server_state(server_id, status)
+        if changed:
+            engine.snapshot(HEAT_UNIT_DATASOURCE,
+                            [self.unit_event(u) for u in changed],
+                            DatasourceAction.SNAPSHOT)
         engine.snapshot("nova.instance", [self.instance_entity(server_id)],
                         DatasourceAction.SNAPSHOT)
+
+    def _server_state(self, server_id: str, status: str) -> list[_Unit]:
+        from vitrage_selfheal.datasources.heat.unit import server_loss
+        from vitrage_selfheal.datasources.heat.unit.properties import (
+            UnitProps,
+        )
+
+        changed = []
+        for key, unit in self.units.items():
+            event = self.unit_event(unit)
+            if server_loss.broken_state(status) is not None:
+                marked = server_loss.mark_state(
+                    event, server_id, status, self.stack_status.get(unit.root))
+                if marked is None:
+                    continue
+                self._heat_state[key] = unit.state
+                unit.state = marked[UnitProps.STATE]
+                unit.state_reason = marked[UnitProps.STATE_REASON]
+            elif server_loss.has_lost(event, server_id) and \
+                    key in self._heat_state:
+                # The driver re-reads the stack: Heat's own word again.
+                unit.state = self._heat_state.pop(key)
+                unit.state_reason = ""
+            else:
+                continue
+            changed.append(unit)
+        return changed
 
     def _on_hook_abandons(self, stack: Any, engine: Any) -> None:
         self.abandoning.add(str(stack))
@@ -370,6 +407,7 @@ class SimulatedCloud:
                 new_servers.append(new)
             sim.servers, sim.state = new_servers, "UPDATE_COMPLETE"
             sim.state_reason = ""
+            self._heat_state.pop(unit.key, None)
             replaced.append(f"{unit.key} -> {sim.physical_id}")
             events.append(sim)
         from vitrage.common.constants import DatasourceAction
