@@ -96,7 +96,7 @@ def test_heals_run_as_the_owner_and_a_revoked_trust_holds(
     run_until(healer, Reason.TRUST_INVALID, timeout=60)
     assert main(cli + ["status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert [h[1] for h in status["holds"]] == ["trust"]
+    assert [h["kind"] for h in status["holds"]] == ["trust"]
     assert cluster.members()[names[1]] == after[names[1]]
 
     # A new trust releases it: healed, under the new trust.

@@ -136,7 +136,7 @@ def test_a_kept_ledger_answers_history_and_status(tmp_path):
     status = cli("--config-file", str(conf), "status", "--json")
     assert status.returncode == 0, status.stderr[-3000:]
     cooling = json.loads(status.stdout)["cooldown"]
-    assert [c[0] for c in cooling] == ["group-a/a-0"]
+    assert [c["unit"] for c in cooling] == ["group-a/a-0"]
     # A second run never overwrites it.
     again = cli("simulate", str(paths.CHECKOUT / "scenarios" /
                                 "server_deleted.yaml"),

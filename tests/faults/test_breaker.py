@@ -56,7 +56,7 @@ def test_three_failed_heals_open_the_breaker(cluster, mistral, conn,
     assert "breaker" in text and "failed 3 times" in text, text
     assert "CIRCUIT_OPEN" in text, text
     (hold,) = json.loads(status(conf, "--json"))["holds"]
-    why = hold[3]
+    why = hold["reason"]
     assert "step=check_units" in why and "units missing" in why, why
     # The operator's plain table says it whole too.
     assert why in text, text

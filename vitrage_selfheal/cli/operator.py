@@ -10,10 +10,10 @@ import time
 from oslo_config import cfg
 
 from vitrage_selfheal import operator
+from vitrage_selfheal.cli import views
 from vitrage_selfheal.cli.output import dump, table, when
-from vitrage_selfheal.ledger import migrate
-from vitrage_selfheal.ledger.store import Ledger, batch_units
-from vitrage_selfheal.model import Action, GroupRef, HoldKind
+from vitrage_selfheal.cli.views import ledger_at_head
+from vitrage_selfheal.model import Action, GroupRef
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                    r"[0-9a-f]{12}", re.IGNORECASE)
@@ -90,98 +90,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=trust_delete)
 
 
-def ledger_at_head(conf: cfg.ConfigOpts) -> Ledger:
-    """The ledger as it is; raises migrate.SchemaNotCurrent unless at head.
-
-    Operator commands never migrate: a newer or older CLI must not change
-    the schema under running services (that is `db upgrade`'s job).
-    """
-    migrate.require_head(conf.selfheal.ledger_url)
-    return Ledger(conf.selfheal.ledger_url)
-
-
 def history(conf, args) -> int:
-    ledger = ledger_at_head(conf)
-    with ledger.transaction() as tx:
-        rows = tx.decisions(args.stack, args.unit, args.reason, args.limit)
+    rows = views.history(conf, args.stack, args.unit, args.reason,
+                         args.limit)
     if args.json:
-        dump([{"at": r.at, "action": r.action, "reason": r.reason,
-               "unit": r.unit_key, "stack": r.root_stack_id,
-               "batch": r.batch_id, "detail": r.detail, "source": r.source,
-               "replica": r.replica} for r in rows])
+        dump(rows)
         return 0
     table(("when (UTC)", "action", "reason", "unit", "detail"),
-          [(when(r.at), r.action, r.reason, r.unit_key or r.root_stack_id,
-            r.detail) for r in rows])
+          [(when(r["at"]), r["action"], r["reason"], r["unit"] or r["stack"],
+            r["detail"]) for r in rows])
     return 0
 
 
 def status(conf, args) -> int:
-    from vitrage_selfheal.simulate.ledger_file import simulated_now
-
-    ledger = ledger_at_head(conf)
-    with ledger.transaction() as tx:
-        counters = tx.counters()
-        # A ledger kept by `simulate --ledger`: its own clock.
-        now = simulated_now(counters) or time.time()
-        flight = [(i.unit_key, i.step, i.state, i.wait_reason, i.batch_id,
-                   when(i.created_at)) for i in tx.in_flight()]
-        batches = [(b.id, b.root_stack_id, b.kind, b.state, b.attempt,
-                    len(batch_units(b)), b.wait_reason or "",
-                    when(b.next_try_at) if b.next_try_at else "",
-                    when(b.created_at)) for b in tx.open_batches()]
-        held = [(u.unit_key, u.held_reason, when(u.held_until), u.held_detail)
-                for u in tx.held_units()]
-        cooldown = conf.selfheal_policy.cooldown
-        cooling = [(u.unit_key, when(u.last_healed_at),
-                    f"{u.last_healed_at + cooldown - now:.0f}s")
-                   for u in tx.units() if u.last_healed_at and
-                   now - u.last_healed_at < cooldown]
-        # Pause requests are listed one by one, not their marker.
-        holds = [(h.scope, h.kind, when(h.since), h.reason)
-                 for h in tx.holds() if h.kind != HoldKind.PAUSE]
-        holds += [(p.scope, f"pause:{p.name}", when(p.since),
-                   f"by {p.who or '?'}: {p.reason}") for p in tx.pauses()]
-        if conf.selfheal_policy.shadow:
-            holds.insert(0, ("global", "shadow", "-",
-                             "[selfheal_policy] shadow = true"))
-        trusts = [(t.root_stack_id, t.trust_id, t.trustor_user_id,
-                   t.project_id, when(t.created_at)) for t in tx.trusts()]
-        scales = [(s.group_key, f"{s.delta:+d}", s.state,
-                   s.wait_reason or "", s.batch_id or "", s.source,
-                   when(s.created_at)) for s in tx.open_scales()]
+    report = views.status(conf)
     if args.json:
-        dump({"in_flight": flight, "batches": batches, "held": held,
-              "cooldown": cooling, "holds": holds, "scales": scales,
-              "trusts": trusts,
-              "counters": counters})
+        dump(report.as_json())
         return 0
-    sections = (
-        ("Holds and circuit breakers", ("scope", "kind", "since", "reason"),
-         holds),
-        ("Open stack operations", ("operation", "root stack", "kind",
-                                   "state",
-                                   "attempt", "units", "waiting",
-                                   "next try", "since"), batches),
-        ("Scale requests", ("group", "by", "state", "waiting", "operation",
-                            "source", "since"), scales),
-        ("Trusts", ("root stack", "trust", "trustor", "project", "since"),
-         trusts),
-        ("Units in flight", ("unit", "step", "state", "waiting", "batch",
-                             "since"),
-         flight),
-        ("Held units", ("unit", "reason", "until", "detail"), held),
-        ("Cooling down", ("unit", "healed", "left"), cooling),
-    )
-    for title, headers, rows in sections:
-        print(f"{title}: {len(rows)}")
-        if rows:
-            table(headers, rows)
+    for section in report.sections:
+        print(f"{section.title}: {len(section.rows)}")
+        if section.rows:
+            table(section.headers, section.rows)
         print()
-    rejected = {k: v for k, v in counters.items() if "REJECT" in k
-                or k.startswith(("decisions.MALFORMED", "errors."))}
-    print("Counters: " + (", ".join(f"{k}={v}" for k, v in
-                                    sorted(rejected.items())) or "none"))
+    problems = report.problems()
+    print("Counters: " + (", ".join(f"{k}={v}" for k, v in problems.items())
+                          or "none"))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 LOG = logging.getLogger(__name__)
 
@@ -196,51 +197,35 @@ def simulate(conf, args) -> int:
     """0: the run met its scenario's expect: section; 1: it did not (or
     the engine failed unexpectedly); 2: a bad scenario."""
     import json
-    import pathlib
-    import sys
 
-    from vitrage_selfheal import paths
-    from vitrage_selfheal.simulate import expect, runner, scenario
+    from vitrage_selfheal.cli import views
+    from vitrage_selfheal.simulate.scenario import ScenarioError
 
-    ledger = pathlib.Path(args.ledger).resolve() if args.ledger else None
     try:
-        spec = scenario.load(args.scenario)
-        if ledger is not None and (ledger.exists() or
-                                   not ledger.parent.is_dir()):
-            raise scenario.ScenarioError(
-                f"--ledger {args.ledger}: must be a new file in an "
-                f"existing folder")
-        templates = args.templates or [str(paths.templates_dir())]
-        report = runner.run(spec, templates, ledger_path=ledger,
-                            progress=lambda line: print(
-                                f"simulate: {line}", file=sys.stderr,
-                                flush=True))
-    except scenario.ScenarioError as exc:
+        run = views.simulate(args.scenario, args.templates, args.ledger)
+    except ScenarioError as exc:
         print(f"vitrage-selfheal: bad scenario: {exc}", file=sys.stderr)
         return 2
-    expected = spec.expect or expect.Expectations()
-    failures = expect.check(expected, report)
-    met = expected.count() - len(failures)
     if args.json:
-        doc = report.as_json()
-        doc["expectations"] = {"met": met, "failed": failures}
+        doc = run.report.as_json()
+        doc["expectations"] = run.summary()["expectations"]
         json.dump(doc, sys.stdout, indent=2, sort_keys=True)
         print()
         out = sys.stderr
     else:
-        report.print(sys.stdout)
+        run.report.print(sys.stdout)
         out = sys.stdout
-    for failure in failures:
+    for failure in run.failures:
         print(f"expectation failed: {failure}", file=out)
-    if failures:
-        print(f"expectations: {met} of {expected.count()} met", file=out)
+    if run.failures:
+        print(f"expectations: {run.met} of {run.expected} met", file=out)
     else:
-        print(f"expectations: {met} met", file=out)
-    if ledger is not None:
-        print(f"ledger kept: {ledger} (vitrage-selfheal --config-file F "
+        print(f"expectations: {run.met} met", file=out)
+    if run.ledger is not None:
+        print(f"ledger kept: {run.ledger} (vitrage-selfheal --config-file F "
               f"history|status, F saying [selfheal] ledger_url = "
-              f"sqlite:///{ledger})", file=out)
-    return 1 if failures else 0
+              f"sqlite:///{run.ledger})", file=out)
+    return 1 if run.failures else 0
 
 
 def validate(conf, args) -> int:
