@@ -127,6 +127,11 @@ BAD = [
     ("alarm-unknown-key", _with("timeline.1", {
         "at": 2, "alarm": {"name": "a", "resource": "vm-0", "sev": "x"}}),
      "scenario.timeline[1].alarm.sev: unknown key"),
+    ("alarm-severity-not-aodhs", _with("timeline.1", {
+        "at": 2, "alarm": {"name": "a", "resource": "vm-0",
+                           "severity": "warning"}}),
+     "scenario.timeline[1].alarm.severity: 'warning' is not in Aodh's "
+     "alarm severities"),
     ("alarm-unknown-resource", _with("timeline.1", {
         "at": 2, "alarm": {"name": "a", "resource": "vm-7"}}),
      "scenario.timeline[1].alarm.resource: 'vm-7' is neither"),

@@ -43,6 +43,8 @@ NOVA_STATUSES = frozenset((
     "PASSWORD", "PAUSED", "REBOOT", "REBUILD", "RESCUE", "RESIZE",
     "REVERT_RESIZE", "SHELVED", "SHELVED_OFFLOADED", "SHUTOFF",
     "SOFT_DELETED", "SUSPENDED", "UNKNOWN", "VERIFY_RESIZE"))
+# An Aodh alarm's `severity` (aodh.api.controllers.v2.alarms).
+AODH_SEVERITIES = frozenset(("low", "moderate", "critical"))
 # Heat's <action>_<status> of stacks and resources.
 HEAT_STATUS = re.compile(
     r"(INIT|CREATE|DELETE|UPDATE|ROLLBACK|SUSPEND|RESUME|ADOPT|SNAPSHOT|"
@@ -163,9 +165,11 @@ def _alarm(kind: str, arg: Any, at: str, known: Known,
             f"{at}.resource: {resource!r} is neither a host nor an "
             f"instance of the topology (nor a replacement or scale-out "
             f"server)")
-    for key in ("severity", "type"):
-        if key in d:
-            f.name(d[key], f"{at}.{key}")
+    if "type" in d:
+        f.name(d["type"], f"{at}.type")
+    if "severity" in d:
+        _member(f.name(d["severity"], f"{at}.severity"), AODH_SEVERITIES,
+                f"{at}.severity", "Aodh's alarm severities")
     if kind == "alarm":
         raised.add((name, resource))
     elif (name, resource) not in raised:
