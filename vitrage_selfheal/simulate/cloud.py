@@ -3,16 +3,14 @@
 Every change is fed to the real engine in the shape the real datasource
 drivers produce (Nova API dicts, Nova/Doctor/Aodh notifications, static
 files, heat.unit driver events), so the templates see what production
-would show them. A heal that succeeds replaces its units here the way Heat
-would: a new server for each unit, the others untouched.
+would show them. What Heat does when a heal or a scale succeeds is in
+simulate.heat.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
-import datetime
 import pathlib
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -20,18 +18,14 @@ from typing import Any, Optional
 import yaml
 
 from vitrage_selfheal.model import (
-    GroupInfo,
-    GroupRef,
-    ScaleMethod,
-    ScalePlan,
-    ScaleRequest,
     Unit,
     controls_from_tags,
 )
 from vitrage_selfheal.names import HEAT_UNIT_DATASOURCE
+from vitrage_selfheal.simulate.heat import SimulatedHeat
+from vitrage_selfheal.simulate.members import SimUnit, stamp
 from vitrage_selfheal.simulate.scenario import (
     Event,
-    GroupSpec,
     Scenario,
     ScenarioError,
 )
@@ -39,37 +33,7 @@ from vitrage_selfheal.simulate.scenario import (
 ZONE = "nova"
 
 
-def _stamp(epoch: float, zulu: bool = True) -> str:
-    text = datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text + "Z" if zulu else text
-
-
-@dataclasses.dataclass
-class _Unit:
-    root: str
-    group_stack: str
-    group_name: str
-    name: str
-    servers: list[str]
-    state: str
-    generation: int = 0
-    state_reason: str = ""
-    # Scenario members are older than anything a scale-out creates.
-    born: float = 0.0
-
-    def as_unit(self, group_size: int) -> Unit:
-        return Unit(root_stack_id=self.root, stack_id=self.group_stack,
-                    resource_name=self.name,
-                    physical_id=self.physical_id, group=self.group_stack,
-                    group_size=group_size)
-
-    @property
-    def physical_id(self) -> str:
-        return f"{self.group_stack}-{self.name}-g{self.generation}"
-
-
-class SimulatedCloud:
+class SimulatedCloud(SimulatedHeat):
     def __init__(self, scenario: Scenario, static_dir: pathlib.Path,
                  clock: Any) -> None:
         self.scenario = scenario
@@ -78,7 +42,7 @@ class SimulatedCloud:
         self.instances = {i.id: dict(host=i.host, status=i.status,
                                      name=i.name or i.id)
                           for i in scenario.instances}
-        self.units: dict[str, _Unit] = {}
+        self.units: dict[str, SimUnit] = {}
         self.stack_status = {s.id: s.status for s in scenario.stacks}
         self.controls = {s.id: controls_from_tags(list(s.tags))
                          for s in scenario.stacks}
@@ -97,7 +61,7 @@ class SimulatedCloud:
         for stack in scenario.stacks:
             for group in stack.groups:
                 for u in group.units:
-                    unit = _Unit(stack.id, group.stack_id, group.name,
+                    unit = SimUnit(stack.id, group.stack_id, group.name,
                                  u.name, list(u.servers), u.state)
                     self.units[unit.as_unit(0).key] = unit
 
@@ -111,7 +75,7 @@ class SimulatedCloud:
             self._sizes_of = len(self.units)
         return self._sizes[group_stack]
 
-    def unit_event(self, unit: _Unit) -> dict:
+    def unit_event(self, unit: SimUnit) -> dict:
         """One unit in the heat.unit driver's output format."""
         return {
             "root_stack_id": unit.root, "stack_id": unit.group_stack,
@@ -122,7 +86,7 @@ class SimulatedCloud:
             "server_ids": [s for s in unit.servers if s in self.instances],
             "project_id": self.scenario.project_id,
             "name": f"{unit.group_name}/{unit.name}",
-            "update_timestamp": _stamp(self.clock.now()),
+            "update_timestamp": stamp(self.clock.now()),
             "selfheal_controls": self.controls.get(unit.root, ""),
         }
 
@@ -137,7 +101,7 @@ class SimulatedCloud:
         stack = next(s for s in self.scenario.stacks if s.id == stack_id)
         return {"id": stack.id, "stack_name": stack.name,
                 "stack_status": self.stack_status[stack.id],
-                "creation_time": _stamp(self.clock.now()),
+                "creation_time": stamp(self.clock.now()),
                 "project": self.scenario.project_id, "resources": []}
 
     def write_static(self) -> None:
@@ -207,7 +171,7 @@ class SimulatedCloud:
         event_type = f"vitrage.custom.event.{status}"
         engine.push(event_type, {
             # Doctor's own format has no zone suffix.
-            "time": _stamp(self.clock.now(), zulu=False),
+            "time": stamp(self.clock.now(), zulu=False),
             "type": "compute.host.down",
             "details": {"hostname": host, "source": "simulate",
                         "severity": "critical", "status": status,
@@ -230,7 +194,7 @@ class SimulatedCloud:
         engine.snapshot("nova.instance", [self.instance_entity(server_id)],
                         DatasourceAction.SNAPSHOT)
 
-    def _server_state(self, server_id: str, status: str) -> list[_Unit]:
+    def _server_state(self, server_id: str, status: str) -> list[SimUnit]:
         from vitrage_selfheal.datasources.heat.unit import server_loss
         from vitrage_selfheal.datasources.heat.unit.properties import (
             UnitProps,
@@ -321,7 +285,7 @@ class SimulatedCloud:
                 not arg.get("resource"):
             raise ScenarioError(f"alarm needs name and resource: {arg!r}")
         alarm_id = f"aodh-{arg['name']}-{arg['resource']}"
-        now = _stamp(self.clock.now(), zulu=False)   # Aodh's own format
+        now = stamp(self.clock.now(), zulu=False)   # Aodh's own format
         if state == "alarm":
             engine.push("alarm.creation", {
                 "alarm_id": alarm_id,
@@ -388,146 +352,7 @@ class SimulatedCloud:
             raise ScenarioError(f"shadow: unknown stack {stack!r}")
         return arg["enabled"], stack
 
-    # -- Heat replacing units ----------------------------------------------
-    def replace(self, units: list[Unit], engine: Any) -> list[str]:
-        """A successful heal: each unit gets a new server, nothing else."""
-        events, replaced, deleted = [], [], []
-        for unit in units:
-            sim = self.units[unit.key]
-            sim.generation += 1
-            host = self._healthy_host(sim)
-            new_servers = []
-            for old in sim.servers:
-                spec = self.instances.pop(old, None)
-                if spec is not None:
-                    deleted.append((old, spec))
-                new = f"{old.split('~')[0]}~{sim.generation}"
-                self.instances[new] = dict(host=host, status="ACTIVE",
-                                           name=new)
-                new_servers.append(new)
-            sim.servers, sim.state = new_servers, "UPDATE_COMPLETE"
-            sim.state_reason = ""
-            self._heat_state.pop(unit.key, None)
-            replaced.append(f"{unit.key} -> {sim.physical_id}")
-            events.append(sim)
-        from vitrage.common.constants import DatasourceAction
-        for old, spec in deleted:
-            self._delete_notification(old, spec, engine)
-        engine.snapshot("nova.instance",
-                        [self.instance_entity(s) for u in events
-                         for s in u.servers], DatasourceAction.SNAPSHOT)
-        engine.snapshot(HEAT_UNIT_DATASOURCE,
-                        [self.unit_event(u) for u in events],
-                        DatasourceAction.SNAPSHOT)
-        return replaced
-
-    # -- Heat resizing groups ------------------------------------------------
-    def group_info(self, ref: GroupRef) -> Optional[GroupInfo]:
-        """GroupReader: a simulated group resizes by its capacity."""
-        spec = self._group_spec(ref.key)
-        if spec is None:
-            return None
-        return GroupInfo(size=self.group_size(ref.key),
-                         min_size=spec.min_size, max_size=spec.max_size,
-                         method=ScaleMethod.CAPACITY,
-                         capacity_parameter="size",
-                         parent_stack_id=ref.root_stack_id,
-                         resource_name=spec.name)
-
-    def _group_spec(self, group_stack: str) -> Optional[GroupSpec]:
-        return next((g for s in self.scenario.stacks for g in s.groups
-                     if g.stack_id == group_stack), None)
-
-    def scale_request(self, arg: Any) -> ScaleRequest:
-        if not isinstance(arg, dict) or self._group_spec(
-                str(arg.get("group"))) is None or not isinstance(
-                    arg.get("by"), int) or isinstance(arg.get("by"), bool):
-            raise ScenarioError(f"scale needs a known group (its stack_id) "
-                                f"and an integer 'by': {arg!r}")
-        root = next(s.id for s in self.scenario.stacks for g in s.groups
-                    if g.stack_id == arg["group"])
-        return ScaleRequest(group=GroupRef(root, str(arg["group"])),
-                            delta=arg["by"], source="operator", manual=True,
-                            detail="scenario")
-
-    def plan_members(self, plan: ScalePlan) -> tuple[list[str], list[str]]:
-        """What Heat would add and remove for `plan`: victims first, then
-        the oldest; new members named as Heat names them (unique)."""
-        group = plan.group.key
-        members = sorted((u for u in self.units.values()
-                          if u.group_stack == group),
-                         key=lambda u: (u.as_unit(0).key not in plan.victims,
-                                        u.born))
-        size = len(members)
-        removed = [u.as_unit(0).key for u in members[:max(
-            0, size - plan.target)]]
-        added = []
-        for _ in range(max(0, plan.target - size)):
-            self._serial += 1
-            added.append(f"{group}/scaled-{self._serial}")
-        return added, removed
-
-    def resize(self, added: list[str], removed: list[str],
-               engine: Any) -> list[str]:
-        """A successful scale: members removed (their servers deleted) and
-        added (a new server each), the group's size changed."""
-        from vitrage.common.constants import DatasourceAction
-        lines, gone = [], []
-        for key in removed:
-            sim = self.units.pop(key, None)
-            if sim is None:
-                continue
-            for server in sim.servers:
-                spec = self.instances.pop(server, None)
-                if spec is not None:
-                    self._delete_notification(server, spec, engine)
-            gone.append(sim)
-            lines.append(f"removed {key}")
-        fresh = []
-        for key in added:
-            group, name = key.split("/", 1)
-            spec = self._group_spec(group)
-            root = next(s.id for s in self.scenario.stacks
-                        if spec in s.groups)
-            server = f"srv-{name}"
-            self.instances[server] = dict(host=self._healthy_host(None),
-                                          status="ACTIVE", name=server)
-            sim = _Unit(root, group, spec.name, name, [server],
-                        "CREATE_COMPLETE", born=self.clock.now())
-            self.units[key] = sim
-            fresh.append(sim)
-            lines.append(f"added {key} ({server})")
-        if fresh:
-            engine.snapshot("nova.instance",
-                            [self.instance_entity(s) for u in fresh
-                             for s in u.servers], DatasourceAction.SNAPSHOT)
-        if fresh or gone:
-            # Every member of a resized group: the size changed for all.
-            groups = {u.group_stack for u in fresh + gone}
-            engine.snapshot(HEAT_UNIT_DATASOURCE,
-                            [self.unit_event(u) for _, u in
-                             sorted(self.units.items())
-                             if u.group_stack in groups],
-                            DatasourceAction.SNAPSHOT)
-        if gone:
-            from vitrage_selfheal.datasources.heat.unit.driver import (
-                deletion_event,
-            )
-            engine.snapshot(HEAT_UNIT_DATASOURCE,
-                            [deletion_event(self.unit_event(u))
-                             for u in gone], DatasourceAction.SNAPSHOT)
-        return lines
-
-    def _healthy_host(self, sim: Optional[_Unit]) -> str:
-        down = self.down_hosts
-        current = [self.instances[s]["host"] for s in sim.servers
-                   if s in self.instances] if sim is not None else []
-        for host in current + list(self.scenario.hosts):
-            if host not in down:
-                return host
-        return self.scenario.hosts[0]
-
-    def _mark_missing(self, server_id: str) -> list[_Unit]:
+    def _mark_missing(self, server_id: str) -> list[SimUnit]:
         """The units the heat.unit driver reports SERVER_MISSING when Nova
         says `server_id` is gone, decided by the driver's own code."""
         from vitrage_selfheal.datasources.heat.unit import server_loss
