@@ -130,6 +130,7 @@ class FullVitrageDemo:
         from vitrage_selfheal.model import Unit
 
         graph = self.vc.topology.get(all_tenants=True)
+        self.vertices: dict[str, dict] = {}     # unit key -> its vertex
         nodes = graph.get("nodes", [])
         by_index = dict(enumerate(nodes))
         by_id = {n.get("id"): n for n in nodes}
@@ -150,6 +151,7 @@ class FullVitrageDemo:
                             n.get("resource_name"))
                 key = unit.key
                 self.members[key] = unit
+                self.vertices[key] = n
                 units[key] = []
                 vid_to_key[n.get("vitrage_id")] = key
         for link in graph.get("links", graph.get("edges", [])):
@@ -263,24 +265,36 @@ class FullVitrageDemo:
         return self.conn.orchestration.get_stack(self.stack_id).status
 
     # -- a fault --------------------------------------------------------------
-    def fault(self, title: str, victim: str, timeout: float) -> None:
-        from vitrage_selfheal.ledger.store import batch_units
-
-        self.units = wait_for("3 units with servers in the topology",
-                              self.graph_units, timeout=120)
-        before = self.physical_ids()
+    def delete_servers(self, title: str, victim: str) -> float:
+        """The fault: the unit's servers deleted out of band (Heat does not
+        notice).  Returns when it was injected (epoch seconds)."""
         servers = self.units[victim]
         injected = time.time()
         say(f"FAULT {title}: `openstack server delete` of "
             f"{', '.join(servers)} (unit {victim}) out of band")
         for server in servers:
             self.conn.compute.delete_server(server)
+        return injected
+
+    def wait_alarm(self, victim: str, injected: float,
+                   timeout: float = 120) -> dict:
+        """The deduced alarm on the unit, as `vitrage alarm list` has it;
+        {"missed": True} if the ledger says it cleared first."""
         # The alarm lives only until Heat has replaced the unit (seconds):
         # stop looking once the ledger says it cleared.
-        alarm = wait_for(f"deduced alarm on {victim} in `vitrage alarm list`",
-                         lambda: self.deduced_alarm(victim) or (
-                             self.first(injected, "ALARM_CLEARED", victim)
-                             and {"missed": True}), timeout=120, every=0.3)
+        return wait_for(f"deduced alarm on {victim} in `vitrage alarm list`",
+                        lambda: self.deduced_alarm(victim) or (
+                            self.first(injected, "ALARM_CLEARED", victim)
+                            and {"missed": True}), timeout=timeout, every=0.3)
+
+    def fault(self, title: str, victim: str, timeout: float) -> None:
+        from vitrage_selfheal.ledger.store import batch_units
+
+        self.units = wait_for("3 units with servers in the topology",
+                              self.graph_units, timeout=120)
+        before = self.physical_ids()
+        injected = self.delete_servers(title, victim)
+        alarm = self.wait_alarm(victim, injected)
         t_alarm = time.time()
         if not alarm.get("missed"):
             say(f"deduced alarm '{alarm['name']}' in the Vitrage API after "
