@@ -383,8 +383,8 @@ class Healer:
     def _record(self, tx: LedgerTx, decisions: list[Decision], now: float,
                 source: str, alarm_key: Optional[str] = None) -> None:
         for decision in decisions:
-            tx.record(decision, now, source, alarm_key, self.replica)
-            tx.count(f"decisions.{decision.reason.value}")
+            tx.record(decision, now, source, alarm_key, self.replica,
+                      counted=f"decisions.{decision.reason.value}")
 
     def _count_safely(self, name: str) -> None:
         try:

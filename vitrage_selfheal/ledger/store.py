@@ -179,18 +179,25 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
             .order_by(DecisionRow.id.desc()).limit(1))
 
     def record(self, decision: Decision, at: float, source: str = "",
-               alarm_key: Optional[str] = None, replica: str = "") -> None:
+               alarm_key: Optional[str] = None, replica: str = "",
+               counted: Optional[str] = None) -> None:
+        """Store a decision; with `counted`, count(counted) as well."""
         # Details quote what was refused: the one thing here that can hold
         # a NUL or a lone surrogate, and a row refused for it is lost.
         # Nothing reads the row back in this transaction: a Core insert,
         # without the unit of work's bookkeeping.
-        self.writer.insert(self.s, DecisionRow.__table__, dict(
+        values = dict(
             at=at, action=decision.action.value,
             reason=decision.reason.value,
             detail=limits.storable(decision.detail),
             unit_key=decision.unit_key, root_stack_id=decision.root_stack_id,
             batch_id=decision.batch_id, source=source, alarm_key=alarm_key,
-            replica=replica))
+            replica=replica)
+        table = DecisionRow.__table__
+        if counted is None:
+            self.writer.insert(self.s, table, values)
+        else:
+            self.writer.insert_counted(self.s, table, values, counted)
 
     def count(self, name: str, by: int = 1) -> None:
         """`value = value + by` in the database: two replicas counting at
