@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
 from vitrage_selfheal import limits
-from vitrage_selfheal.ledger import checkpoint
+from vitrage_selfheal.ledger import checkpoint, prefetch
 from vitrage_selfheal.ledger.batches import (  # noqa: F401 - re-exported
     AttemptOutcome,
     BatchTx,
     batch_units,
 )
-from vitrage_selfheal.ledger.holds import STOPS, HoldsTx
+from vitrage_selfheal.ledger.holds import HoldsTx
 from vitrage_selfheal.ledger.ingress import AlreadyRecorded, IngressTx
 from vitrage_selfheal.ledger.models import (
     OPEN,
@@ -108,28 +108,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 # The statements every decision runs, built once (see upsert.py).
-
-# The holds that could stop a stack: two plain binds, not an expanding IN
-# (that one is re-rendered on every execution).
-# What admission asks first, in one round trip: whether any hold could
-# stop the stack, the unit, its alarms (one row each) and its open intent
-# (at most one). The holds come first so that a unit not seen yet still
-# gets them: one row, the rest NULL. Rows are never deleted, and a unit's
-# alarms and intents are written only after its row: no unit row, none of
-# them either.
-# Plain columns on the connection, made rows by `adopt`: the ORM's own
-# loading took twice the time of the query.
-_HELD = sa.select(sa.exists().where(STOPS).label("held")).subquery("h")
-_PREFETCHED = (("u", UnitRow), ("a", AlarmRow), ("i", IntentRow))
-_UNIT_AND_MORE = (
-    sa.select(_HELD.c.held, *(
-        c.label(f"{prefix}_{c.key}")
-        for prefix, cls in _PREFETCHED for c in cls.__table__.columns))
-    .select_from(_HELD)
-    .outerjoin(UnitRow, UnitRow.unit_key == sa.bindparam("unit_key"))
-    .outerjoin(AlarmRow, AlarmRow.unit_key == UnitRow.unit_key)
-    .outerjoin(IntentRow, sa.and_(IntentRow.unit_key == UnitRow.unit_key,
-                                  IntentRow.open_slot == OPEN)))
 _OPEN_INTENT = sa.select(IntentRow).where(
     IntentRow.unit_key == sa.bindparam("unit_key"),
     IntentRow.open_slot == OPEN)
@@ -144,15 +122,6 @@ _UNHEALTHY_IN_GROUP = (
            AlarmRow.active.is_(True),
            AlarmRow.intent == Intent.HEAL.value,
            AlarmRow.since > sa.func.coalesce(UnitRow.last_healed_at, -1.0)))
-
-
-def _columns(values: dict, prefix: str, cls: type) -> Optional[dict]:
-    """One row's columns out of a joined result; None if NULL (no row)."""
-    table = cls.__table__
-    row = {c.key: values[f"{prefix}_{c.key}"] for c in table.columns}
-    if all(row[c.key] is None for c in table.primary_key):
-        return None
-    return row
 
 
 class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
@@ -222,18 +191,18 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
 
     # -- units ---------------------------------------------------------------
     def upsert_unit(self, unit: Unit) -> UnitRow:
-        row = self._load_unit(unit.key, unit.root_stack_id)
+        values = dict(unit_key=unit.key, root_stack_id=unit.root_stack_id,
+                      stack_id=unit.stack_id,
+                      resource_name=unit.resource_name,
+                      physical_id=unit.physical_id, group_key=unit.group_key,
+                      group_size=unit.group_size, held_reason=None,
+                      held_detail="", held_until=None, last_healed_at=None,
+                      heal_times="", born_at=None, controls=unit.controls,
+                      remedy=None, remedy_at=None, remedy_times="")
+        row, inserted = self._load_unit(unit.key, unit.root_stack_id, values)
+        if inserted:
+            return adopt(self.s, UnitRow, values)
         if row is None:
-            values = dict(unit_key=unit.key, root_stack_id=unit.root_stack_id,
-                          stack_id=unit.stack_id,
-                          resource_name=unit.resource_name,
-                          physical_id=unit.physical_id,
-                          group_key=unit.group_key,
-                          group_size=unit.group_size, held_reason=None,
-                          held_detail="", held_until=None,
-                          last_healed_at=None, heal_times="",
-                          born_at=None, controls=unit.controls,
-                          remedy=None, remedy_at=None, remedy_times="")
             if self.writer.insert_new(self.s, UnitRow.__table__, values):
                 return adopt(self.s, UnitRow, values)
             # Another replica (no lock backend) inserted it first.
@@ -250,18 +219,19 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
         update(self.s, row, changed)
         return row
 
-    def _load_unit(self, key: str, root: str) -> Optional[UnitRow]:
-        """The unit's row, its alarms, open intent and holds prefetched."""
+    def _load_unit(self, key: str, root: str, new: dict
+                   ) -> tuple[Optional[UnitRow], bool]:
+        """The unit's row, its alarms, open intent and holds prefetched
+        (see prefetch.py), and whether `new` was inserted on the way."""
         if key in self._intent_cache:
-            return self.s.get(UnitRow, key)   # loaded in this transaction
+            # Loaded in this transaction.
+            return self.s.get(UnitRow, key), False
         self.s.flush()    # the query reads the database, not the session
-        rows = self.s.connection().execute(_UNIT_AND_MORE, {
-            "unit_key": key, "stack_scope": stack_scope(root)}
-        ).mappings().all()
+        rows, inserted = prefetch.load(self.s, key, stack_scope(root), new)
         loaded: dict[str, dict] = {}
         for values in rows:
-            for prefix, cls in _PREFETCHED:
-                row = _columns(values, prefix, cls)
+            for prefix, cls in prefetch.PREFETCHED:
+                row = prefetch.columns(values, prefix, cls)
                 if row is not None:
                     # A row of the session wins over what the query read.
                     found = adopt(self.s, cls, row)
@@ -272,7 +242,7 @@ class LedgerTx(IngressTx, BatchTx, ScaleTx, HoldsTx):
                                        None)
         if not rows[0]["held"]:
             self._hold_cache.setdefault(root, None)
-        return next(iter(loaded.get("u", {}).values()), None)
+        return next(iter(loaded.get("u", {}).values()), None), inserted
 
     def unit(self, unit_key: str) -> Optional[UnitRow]:
         return self.s.get(UnitRow, unit_key)
