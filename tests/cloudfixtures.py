@@ -81,26 +81,47 @@ def mistral(conn: Any) -> Any:
 
 
 METRICS_UNITS = ("gnocchi-api", "gnocchi-metricd", "aodh-api",
-                 "aodh-evaluator", "aodh-notifier")
+                 "aodh-evaluator", "aodh-notifier", "aodh-listener")
+# The SIG's chain: Ceilometer's notification agent (which starts Gnocchi
+# and Aodh with it) and Zaqar.
+EVENT_ALARM_UNITS = METRICS_UNITS + ("ceilometer-notification", "zaqar")
+
+
+def optional_units(starts: tuple[str, ...],
+                   units: tuple[str, ...]) -> Iterator[None]:
+    """Optional devcloud units up while the caller's tests run (`starts`:
+    the units whose start-service brings up all of `units`); stopped
+    afterwards if started here, to free their memory."""
+    status = subprocess.run([str(DEVCLOUD), "status"], capture_output=True,
+                            text=True, timeout=120).stdout
+    up = {line.split()[0] for line in status.splitlines()
+          if len(line.split()) > 1 and line.split()[1] == "up"}
+    started_here = not set(units) <= up
+    if started_here:
+        for unit in starts:
+            done = subprocess.run([str(DEVCLOUD), "start-service", unit],
+                                  capture_output=True, text=True,
+                                  timeout=600)
+            if done.returncode != 0:
+                pytest.fail(f"tools/devcloud start-service {unit} failed:\n"
+                            + done.stdout[-4000:] + done.stderr[-4000:])
+    yield
+    if started_here:
+        for unit in units:
+            subprocess.run([str(DEVCLOUD), "stop-service", unit],
+                           capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def metrics(devcloud: Path) -> Iterator[None]:
     """Gnocchi and Aodh (optional devcloud units) up for the module's
-    tests; stopped after it if started here, to free their ~1 GB."""
-    status = subprocess.run([str(DEVCLOUD), "status"], capture_output=True,
-                            text=True, timeout=120).stdout
-    up = {line.split()[0] for line in status.splitlines()
-          if len(line.split()) > 1 and line.split()[1] == "up"}
-    started_here = not set(METRICS_UNITS) <= up
-    if started_here:
-        done = subprocess.run([str(DEVCLOUD), "start-service", "aodh-api"],
-                              capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            pytest.fail("tools/devcloud start-service aodh-api failed:\n"
-                        + done.stdout[-4000:] + done.stderr[-4000:])
-    yield
-    if started_here:
-        for unit in METRICS_UNITS:
-            subprocess.run([str(DEVCLOUD), "stop-service", unit],
-                           capture_output=True, timeout=120)
+    tests."""
+    yield from optional_units(("aodh-api",), METRICS_UNITS)
+
+
+@pytest.fixture(scope="module")
+def event_alarms(devcloud: Path) -> Iterator[None]:
+    """Ceilometer's notification agent, Aodh and Zaqar up for the
+    module's tests."""
+    yield from optional_units(("ceilometer-notification", "zaqar"),
+                              EVENT_ALARM_UNITS)

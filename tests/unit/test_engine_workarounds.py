@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 
+from vitrage_selfheal.engine import workarounds
 from vitrage_selfheal.engine.workarounds import with_microseconds
 
 pytest.importorskip("vitrage")
@@ -38,3 +39,22 @@ def test_a_stamp_at_microsecond_zero_is_completed_and_parses():
 def test_other_actions_are_left_as_they_are(action):
     before = dict(action) if isinstance(action, dict) else action
     assert with_microseconds(action) == before
+
+
+def test_aodh_detail_text_is_decoded_for_vitrage():
+    payload = {"alarm_id": "a", "detail": '{"state": "alarm"}'}
+    fixed = workarounds.aodh_detail_as_object("alarm.state_transition",
+                                              payload)
+    assert fixed["detail"] == {"state": "alarm"}
+    assert payload["detail"] == '{"state": "alarm"}'  # the sender's copy
+
+
+@pytest.mark.parametrize("event_type,detail", [
+    ("alarm.state_transition", {"state": "ok"}),       # already an object
+    ("alarm.state_transition", "not json"),            # Vitrage reports it
+    ("alarm.state_transition", '["a list"]'),
+    ("compute.instance.update", '{"state": "alarm"}'),  # not Aodh's
+])
+def test_other_aodh_details_are_left_as_sent(event_type, detail):
+    payload = {"detail": detail}
+    assert workarounds.aodh_detail_as_object(event_type, payload) is payload

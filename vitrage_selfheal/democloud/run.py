@@ -116,8 +116,12 @@ class CloudDemo:
     def __init__(self, workdir: pathlib.Path, clouds_yaml: pathlib.Path,
                  transport_url: str, cloud: str = "devcloud",
                  out: Optional[TextIO] = None,
-                 snapshot_interval: int = 10) -> None:
+                 snapshot_interval: int = 10,
+                 extra_datasources: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
+        # e.g. "aodh": Vitrage's own datasource, fed by Aodh's alarm
+        # notifications and its API at snapshots.
+        self.extra_datasources = extra_datasources
         self.cloud = cloud
         # Vitrage's periodic re-read of every datasource; faults are seen
         # from notifications long before it (60 s is Vitrage's default).
@@ -176,7 +180,7 @@ class CloudDemo:
         settings = settings_from(self.conf, self.workdir / "engine")
         settings.datasource_types = ("nova.host", "nova.instance",
                                      "nova.zone", HEAT_UNIT_DATASOURCE,
-                                     "doctor")
+                                     "doctor") + self.extra_datasources
         settings.extra["service_credentials"] = {
             "auth_type": "password", "auth_url": auth["auth_url"],
             "username": auth["username"], "password": auth["password"],

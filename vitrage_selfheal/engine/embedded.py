@@ -240,7 +240,9 @@ class EmbeddedEngine:
         push endpoint and the drivers' enrich_event."""
         with self.lock:
             self._pushed = 0
-            self._push_endpoint.info({}, publisher, event_type, payload, {})
+            self._push_endpoint.info(
+                {}, publisher, event_type,
+                workarounds.aodh_detail_as_object(event_type, payload), {})
             return self._pushed
 
     def _process_pushed(self, events: Any) -> None:
