@@ -37,9 +37,13 @@ def demo(devcloud, event_alarms, tmp_path):
     from vitrage_selfheal.democloud.run import CloudDemo
 
     out = io.StringIO()
+    heat = paths.templates_dir() / "heat"
     d = CloudDemo(tmp_path / "demo", devcloud, TRANSPORT_URL, "devcloud",
                   out=out, snapshot_interval=60,
-                  extra_datasources=("aodh",))
+                  extra_datasources=("aodh",),
+                  cluster_template=(heat / "sig_cluster.yaml",
+                                    heat / "sig_unit.yaml"),
+                  cluster_parameters={"queue": QUEUE})
     d.setup()
     try:
         d.create_cluster()
@@ -47,8 +51,8 @@ def demo(devcloud, event_alarms, tmp_path):
     finally:
         d.service.stop()
         d.app.stop()
-        d.conn.orchestration.delete_stack(d.stack_id)
         print(out.getvalue())
+    stack_deleted_with_its_alarms(d.conn, d.stack_id, d.stack_name)
 
 
 def aodh(conn: Any, method: str, path: str, body: Any = None) -> Any:
@@ -67,38 +71,35 @@ def zaqar_messages(conn: Any) -> list[dict]:
     return answer.json()["messages"] if answer.status_code == 200 else []
 
 
-def sig_alarm(unit: str, server: str) -> dict:
-    """The SIG's per-unit event alarm, on a server going to ERROR."""
-    return {
-        "name": f"{unit} selfheal_app_unhealthy",
-        "type": "event",
-        "severity": "critical",
-        "event_rule": {
-            "event_type": "compute.instance.update",
-            "query": [
-                {"field": "traits.resource_id", "op": "eq",
-                 "type": "string", "value": server},
-                {"field": "traits.state", "op": "eq", "type": "string",
-                 "value": "error"}]},
-        "alarm_actions": [f"trust+zaqar://?queue_name={QUEUE}"],
-    }
+def unit_alarm(conn: Any, server: str, event_type: str) -> dict:
+    """The unit's Aodh event alarm (sig_unit.yaml) on `server`."""
+    found = [a for a in aodh(conn, "GET", "/v2/alarms")
+             if a["type"] == "event"
+             and a["event_rule"]["event_type"] == event_type
+             and any(q["value"] == server
+                     for q in a["event_rule"]["query"])]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def stack_deleted_with_its_alarms(conn: Any, stack_id: str,
+                                  name: str) -> None:
+    conn.orchestration.delete_stack(stack_id)
+    gone = wait_for("the SIG cluster deleted", lambda: (
+        conn.orchestration.find_stack(stack_id) is None or conn.orchestration
+        .get_stack(stack_id).status == "DELETE_COMPLETE"), timeout=300)
+    assert gone
+    left = [a["name"] for a in aodh(conn, "GET", "/v2/alarms")
+            if a["name"].startswith(name)]
+    assert left == []
 
 
 def aodh_vertex(demo: Any, alarm_id: str) -> Any:
     with demo.engine.lock:
-        for v in demo.engine.vertices(vitrage_type="aodh"):
+        for v in demo.engine.vertices(vitrage_type="aodh"):  # deleted too
             if v.get("id") == alarm_id:
                 return dict(v.properties)
     return None
-
-
-def deduced_on_unit(demo: Any, name: str) -> list[dict]:
-    found = []
-    with demo.engine.lock:
-        for v in demo.engine.vertices(vitrage_type="vitrage", name=name,
-                                      vitrage_is_deleted=False):
-            found.append(dict(v.properties))
-    return found
 
 
 def alarms_raised(demo: Any, unit_key: str) -> dict[str, int]:
@@ -115,64 +116,64 @@ def test_server_error_healed_once_via_nova_and_via_aodh(demo):
     conn = demo.conn
     key = sorted(demo.units)[0]
     (server,) = demo.units[key]
-    alarm = aodh(conn, "POST", "/v2/alarms", sig_alarm(key, server))
+    alarm = unit_alarm(conn, server, "compute.instance.update")
+    assert "selfheal_app_unhealthy" in alarm["name"]
+    assert alarm["alarm_actions"] == [f"trust+zaqar:?queue_name={QUEUE}"]
     alarm_id = alarm["alarm_id"]
-    try:
-        line = demo.heal_fault("server reset to ERROR (SIG alarm on it)",
-                               [key], "error")
-        assert demo.failures == []
-        assert line.executions == 1
+    line = demo.heal_fault("server reset to ERROR (SIG alarm on it)",
+                           [key], "error")
+    assert demo.failures == []
+    assert line.executions == 1
 
-        fired = wait_for("the Aodh alarm in state alarm", lambda: (
-            lambda a: a if a["state"] == "alarm" else None)(
-                aodh(conn, "GET", f"/v2/alarms/{alarm_id}")), timeout=60)
-        assert fired
-        # Vitrage's Aodh datasource keeps alarms only while they fire: the
-        # state transition put it on the server.
-        vertex = wait_for("the Aodh alarm in Vitrage's graph",
-                          lambda: aodh_vertex(demo, alarm_id), timeout=30)
-        assert vertex["resource_id"] == server
-        messages = wait_for("the SIG message in the Zaqar queue",
-                            lambda: zaqar_messages(conn), timeout=60)
-        (message,) = [m for m in messages
-                      if m["body"].get("alarm_id") == alarm_id]
-        body = message["body"]
-        assert body["current"] == "alarm"
-        traits = {t[0]: t[2] for t in body["reason_data"]["event"]["traits"]}
-        assert traits["resource_id"] == server
+    # Vitrage's Aodh datasource adds an alarm only once it fires: the
+    # state transition put it on the server (the vertex is marked deleted
+    # since, with the old unit's alarms that Heat deleted).
+    vertex = aodh_vertex(demo, alarm_id)
+    assert vertex is not None and vertex["resource_id"] == server
+    messages = wait_for("the SIG message in the Zaqar queue",
+                        lambda: zaqar_messages(conn), timeout=60)
+    (message,) = [m for m in messages
+                  if m["body"].get("alarm_id") == alarm_id]
+    body = message["body"]
+    assert body["current"] == "alarm"
+    traits = {t[0]: t[2] for t in body["reason_data"]["event"]["traits"]}
+    assert traits["resource_id"] == server
 
-        # The Aodh path's own deduced alarm reached the plugin: a second
-        # request on the unit, answered without a second heal.
-        seen = [(at, d) for at, d in demo.recorder.decisions
-                if at >= line.injected and d.unit_key == key]
-        for at, d in seen:
-            print(f"+{at - line.injected:.2f}s {d}")
-        reasons = [d.reason for at, d in seen]
-        assert reasons.count(Reason.FIRST_HEAL) == 1, reasons
-        # Two alarms on the unit, each raised once: the one the FIRST_HEAL
-        # names came the direct way, so the other request, answered
-        # ALREADY_HEALING, is the Aodh path's.
-        assert alarms_raised(demo, key) == {APP_ALARM: 1, SERVER_ALARM: 1}
-        (first,) = [d for at, d in seen if d.reason is Reason.FIRST_HEAL]
-        assert f"incident {SERVER_ALARM}@" in first.detail
-        via_aodh = [at for at, d in seen
-                    if d.reason is Reason.ALREADY_HEALING]
-        assert via_aodh, reasons
-        timings = {
-            "direct_nova_decision_s": round(line.decided - line.injected, 2),
-            "via_aodh_decision_s": round(via_aodh[0] - line.injected, 2),
-            "zaqar_message_age_s": message["age"],
-            "executions": line.executions,
-            "healed_s": round(line.completed - line.injected, 1),
-        }
-        artefacts = paths.CHECKOUT / "var" / "test-artefacts"
-        artefacts.mkdir(parents=True, exist_ok=True)
-        (artefacts / "event-alarms.json").write_text(
-            json.dumps(timings, indent=2, sort_keys=True))
-        print(json.dumps(timings, indent=2, sort_keys=True))
-        assert timings["via_aodh_decision_s"] < 5, timings
-        # Nothing healed the unit again, whatever came after.
-        assert demo.recorder.count(line.injected,
-                                   Reason.BATCH_DISPATCHED) == 1
-    finally:
-        aodh(conn, "DELETE", f"/v2/alarms/{alarm_id}")
+    # The Aodh path's own deduced alarm reached the plugin: a second
+    # request on the unit, answered without a second heal.
+    seen = [(at, d) for at, d in demo.recorder.decisions
+            if at >= line.injected and d.unit_key == key]
+    for at, d in seen:
+        print(f"+{at - line.injected:.2f}s {d}")
+    reasons = [d.reason for at, d in seen]
+    assert reasons.count(Reason.FIRST_HEAL) == 1, reasons
+    # Two alarms on the unit, each raised once: the one the FIRST_HEAL
+    # names came the direct way, so the other request, answered
+    # ALREADY_HEALING, is the Aodh path's.
+    assert alarms_raised(demo, key) == {APP_ALARM: 1, SERVER_ALARM: 1}
+    (first,) = [d for at, d in seen if d.reason is Reason.FIRST_HEAL]
+    assert f"incident {SERVER_ALARM}@" in first.detail
+    via_aodh = [at for at, d in seen
+                if d.reason is Reason.ALREADY_HEALING]
+    assert via_aodh, reasons
+    timings = {
+        "direct_nova_decision_s": round(line.decided - line.injected, 2),
+        "via_aodh_decision_s": round(via_aodh[0] - line.injected, 2),
+        "zaqar_message_age_s": message["age"],
+        "executions": line.executions,
+        "healed_s": round(line.completed - line.injected, 1),
+    }
+    artefacts = paths.CHECKOUT / "var" / "test-artefacts"
+    artefacts.mkdir(parents=True, exist_ok=True)
+    (artefacts / "event-alarms.json").write_text(
+        json.dumps(timings, indent=2, sort_keys=True))
+    print(json.dumps(timings, indent=2, sort_keys=True))
+    assert timings["via_aodh_decision_s"] < 5, timings
+    # Nothing healed the unit again, whatever came after.
+    assert demo.recorder.count(line.injected,
+                               Reason.BATCH_DISPATCHED) == 1
+    # Heat replaced the whole unit: the new server has its alarms.
+    (new_server,) = wait_for("the replacement in Vitrage's graph",
+                             lambda: demo._graph_units().get(key))
+    assert new_server != server
+    unit_alarm(conn, new_server, "compute.instance.update")

@@ -117,8 +117,16 @@ class CloudDemo:
                  transport_url: str, cloud: str = "devcloud",
                  out: Optional[TextIO] = None,
                  snapshot_interval: int = 10,
-                 extra_datasources: tuple[str, ...] = ()) -> None:
+                 extra_datasources: tuple[str, ...] = (),
+                 cluster_template: tuple[pathlib.Path, pathlib.Path] = (
+                     HERE / "cluster.yaml", HERE / "unit.yaml"),
+                 cluster_parameters: Optional[dict[str, Any]] = None
+                 ) -> None:
         self.workdir = workdir
+        # The root template and the unit template its group is made of
+        # (given to Heat under the unit file's name).
+        self.cluster_template = cluster_template
+        self.cluster_parameters = dict(cluster_parameters or {})
         # e.g. "aodh": Vitrage's own datasource, fed by Aodh's alarm
         # notifications and its API at snapshots.
         self.extra_datasources = extra_datasources
@@ -213,10 +221,11 @@ class CloudDemo:
                 orch.delete_stack(old)
         self.stack_name = f"{STACK_NAME}-{time.strftime('%H%M%S')}"
         started = time.time()
+        template, unit = self.cluster_template
         stack = orch.create_stack(
-            name=self.stack_name, template=(HERE / "cluster.yaml").read_text(),
-            files={"unit.yaml": (HERE / "unit.yaml").read_text()},
-            parameters={"size": self.size})
+            name=self.stack_name, template=template.read_text(),
+            files={unit.name: unit.read_text()},
+            parameters={"size": self.size, **self.cluster_parameters})
         self.stack_id = stack.id
         wait_for("CREATE_COMPLETE", lambda: self._status() == "CREATE_COMPLETE"
                  or self._failed_create())
