@@ -142,6 +142,9 @@ class Reason(str, enum.Enum):
     UNRESOLVED_TEMPLATE = "UNRESOLVED_TEMPLATE"
     UNKNOWN_EVENT = "UNKNOWN_EVENT"
     NOT_A_UNIT = "NOT_A_UNIT"
+    # A server named by an alarm (a Zaqar message) that no unit of any
+    # stack Heat lists has, after a read of Heat newer than the message.
+    UNKNOWN_UNIT = "UNKNOWN_UNIT"
     ROOT_CAUSE_SETTLING = "ROOT_CAUSE_SETTLING"
     MAX_IN_FLIGHT = "MAX_IN_FLIGHT"
     EXECUTION_LOST = "EXECUTION_LOST"

@@ -22,6 +22,7 @@ from vitrage_selfheal.ingest.units import unit_from_fields
 from vitrage_selfheal.model import HealRequest, Intent, Reason, Unit
 
 __all__ = ["Ignored", "Parsed", "Patterns", "Rejection", "as_dict",
+           "bounded_alarm_key",
            "duplicates_deduced_event", "parse_external_action",
            "parse_graph_event", "patterns"]
 
@@ -256,7 +257,12 @@ def _alarm_key(name: str, unit: Unit) -> str:
     too long for its column ends in a digest of the whole: still one key
     per alarm and unit, and no heal lost to the arithmetic of widths.
     """
-    key = f"{name}@{unit.vertex_id}"
+    return bounded_alarm_key(f"{name}@{unit.vertex_id}")
+
+
+def bounded_alarm_key(key: str) -> str:
+    """`key`, or, if too long for its column, its head and a digest of the
+    whole: still one key per alarm and unit (shared with ingest/zaqar)."""
     if len(key) <= limits.ALARM_KEY:
         return key
     digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
