@@ -1,4 +1,5 @@
-"""Options of the ingest: which alarms mean what, and the webhook receiver.
+"""Options of the ingest: which alarms mean what, the webhook receiver, the
+Zaqar queue consumer.
 
 The Vitrage-side plugins declare their own module OPTS (Vitrage registers
 those in its own CONF under the plugin's name); the options here live in the
@@ -15,6 +16,7 @@ from vitrage_selfheal.names import HEAL_WORKFLOW, HEAT_UNIT_DATASOURCE
 
 INGEST_GROUP = "selfheal_ingest"
 WEBHOOK_GROUP = "selfheal_webhook"
+ZAQAR_GROUP = "selfheal_zaqar"
 
 OPTS = [
     cfg.StrOpt("heal_alarm_pattern", default=r"^selfheal\.heal\b",
@@ -83,13 +85,67 @@ WEBHOOK_OPTS = [
 ]
 
 
+ZAQAR_OPTS = [
+    cfg.ListOpt("queues", default=[],
+                help="Zaqar queues that Aodh alarm actions "
+                     "(zaqar://?queue_name=Q&project_id=P) post heal "
+                     "alarms to; `serve` consumes them. Every alarm in "
+                     "state `alarm` on such a queue heals the unit owning "
+                     "the server in its event's instance_id trait. Empty: "
+                     "no consumer."),
+    cfg.StrOpt("project_id", default="",
+               help="Project of the queues (X-Project-ID). Empty: the "
+                    "project of our Keystone session."),
+    cfg.StrOpt("endpoint", default="",
+               help="Zaqar URL (http://HOST:8888). Empty: from the "
+                    "Keystone catalog (service type messaging). Set, it is "
+                    "called without Keystone tokens (noauth Zaqar)."),
+    cfg.StrOpt("client_id", default="",
+               help="Client-ID (a UUID) sent to Zaqar. Empty: derived "
+                    "from [selfheal] replica_id, stable across restarts."),
+    cfg.IntOpt("claim_ttl", default=300, min=60, max=43200,
+               help="Seconds a claim holds its messages; a message neither "
+                    "deleted nor released in this time goes back to the "
+                    "queue by itself."),
+    cfg.IntOpt("claim_grace", default=60, min=60, max=43200,
+               help="Seconds Zaqar extends a claimed message's life by, so "
+                    "it does not expire while claimed."),
+    cfg.IntOpt("batch", default=10, min=1, max=20,
+               help="Messages claimed per call (Zaqar's default limit is "
+                    "20)."),
+    cfg.FloatOpt("poll_interval", default=5.0, min=0.1,
+                 help="Seconds between claims while a queue is empty. A "
+                      "full batch is followed by the next claim at once."),
+    cfg.FloatOpt("max_backoff", default=60.0, min=1,
+                 help="Longest wait after failures (Zaqar unreachable, "
+                      "ledger down); the wait doubles from poll_interval."),
+    cfg.FloatOpt("timeout", default=10.0, min=0.1,
+                 help="HTTP timeout of one Zaqar call."),
+    cfg.FloatOpt("resolver_ttl", default=60.0, min=1,
+                 help="Seconds Heat's units (which server is in which "
+                      "unit) are kept before they are read again."),
+    cfg.FloatOpt("resolver_min_interval", default=10.0, min=0,
+                 help="Least seconds between two reads of Heat, however "
+                      "many messages name servers no unit has: a message "
+                      "is rejected UNKNOWN_UNIT only after a read newer "
+                      "than it, and waits in the queue until then."),
+    cfg.BoolOpt("all_projects", default=True,
+                help="Read the stacks of every project (needs an admin "
+                     "service user); false: only our project's."),
+    cfg.FloatOpt("failing_log_interval", default=60.0, min=0,
+                 help="Seconds between WARNING lines while Zaqar cannot be "
+                      "reached; the failures in between are counted."),
+]
+
+
 def public_url(conf: cfg.ConfigOpts) -> str:
     group = conf[WEBHOOK_GROUP]
     return group.public_url or f"http://{group.bind_host}:{group.port}"
 
 
 def list_opts() -> list[tuple[str, Sequence[cfg.Opt]]]:
-    return [(INGEST_GROUP, OPTS), (WEBHOOK_GROUP, WEBHOOK_OPTS)]
+    return [(INGEST_GROUP, OPTS), (WEBHOOK_GROUP, WEBHOOK_OPTS),
+            (ZAQAR_GROUP, ZAQAR_OPTS)]
 
 
 def register(conf: cfg.ConfigOpts) -> cfg.ConfigOpts:
