@@ -129,6 +129,8 @@ class App:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._stops: list[Callable[[], None]] = []
+        # More of what /healthz reports (e.g. the Zaqar consumer's).
+        self._checks: list[Callable[[], Optional[str]]] = []
 
     def add_observer(self, observer: Callable[[Decision], None],
                      stop: Optional[Callable[[], None]] = None) -> None:
@@ -137,6 +139,11 @@ class App:
         self.healer.observer = _observers(self.healer.observer, observer)
         if stop is not None:
             self._stops.append(stop)
+
+    def add_health_check(self, check: Callable[[], Optional[str]]) -> None:
+        """Also report what `check` finds wrong (None: nothing) in
+        `health`."""
+        self._checks.append(check)
 
     def submit(self, request: HealRequest) -> list[Decision]:
         return self.healer.submit(request)
@@ -166,6 +173,7 @@ class App:
                  health_checks.tick_problem(
                      self.healer.last_good_tick, self._born, now,
                      self.conf.selfheal.healthz_max_tick_age))
+        found += tuple(_checked(check) for check in self._checks)
         return health_checks.Health(tuple(p for p in found if p))
 
     def start(self) -> App:
@@ -196,6 +204,14 @@ class App:
             stop()
         self.healer.locks.stop()
         self.healer.ledger.dispose()
+
+
+def _checked(check: Callable[[], Optional[str]]) -> Optional[str]:
+    try:
+        return check()
+    except Exception as exc:
+        LOG.exception("health check %r failed", check)
+        return f"health check failed: {type(exc).__name__}: {exc}"
 
 
 def _observers(*found: Optional[Callable[[Decision], None]]

@@ -11,8 +11,9 @@ LOG = logging.getLogger(__name__)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="receive signed Vitrage webhooks and "
-                                     "heal (HTTP)")
+    p = sub.add_parser("serve", help="receive signed Vitrage webhooks "
+                                     "(HTTP) and [selfheal_zaqar] queues, "
+                                     "and heal")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=serve)
@@ -76,20 +77,34 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def serve(conf, args) -> int:
     from vitrage_selfheal.app import App
-    from vitrage_selfheal.ingest import webhook
+    from vitrage_selfheal.ingest import webhook, zaqar
     from vitrage_selfheal.metrics import endpoint
 
     app = App(conf).start()
-    exposed = endpoint.for_app(app)
-    own = (endpoint.serve_metrics(exposed, conf)
-           if conf.metrics.port else None)
+    consumer = None
     try:
-        webhook.serve(app, conf, args.host, args.port,
-                      metrics_endpoint=(exposed if conf.metrics.on_webhook_port
-                                        else None))
+        # The App itself is the sink, not its spooling one: a message is
+        # deleted from the queue only once the ledger has it.
+        consumer = zaqar.from_conf(conf, app, clock=app.healer.clock,
+                                   counters=app.counters)
+        if consumer is not None:
+            app.add_health_check(consumer.problem)
+            consumer.start()
+        exposed = endpoint.for_app(app)
+        own = (endpoint.serve_metrics(exposed, conf)
+               if conf.metrics.port else None)
+        try:
+            webhook.serve(app, conf, args.host, args.port,
+                          metrics_endpoint=(
+                              exposed if conf.metrics.on_webhook_port
+                              else None))
+        finally:
+            if own is not None:
+                own.shutdown()
     finally:
-        if own is not None:
-            own.shutdown()
+        # Before the ledger closes: the message in hand is finished.
+        if consumer is not None:
+            consumer.stop()
         app.stop()
     return 0
 
