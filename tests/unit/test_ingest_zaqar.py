@@ -593,3 +593,30 @@ def test_a_client_id_that_is_not_a_uuid_is_refused():
 
 def test_the_options_are_listed_for_the_generator():
     assert ZAQAR_GROUP in dict(opts.list_opts())
+
+
+def test_the_app_reports_a_failing_consumer(tmp_path, client, fake, clock):
+    from tests.unit.fakes import RecordingDispatcher, StackStatuses
+    from vitrage_selfheal.app import App, load_config
+
+    conf = load_config([])
+    conf.set_override("state_path", str(tmp_path), group="selfheal")
+    conf.set_override("ledger_url", f"sqlite:///{tmp_path}/ledger.db",
+                      group="selfheal")
+    app = App(conf, dispatcher=RecordingDispatcher(), status=StackStatuses(),
+              clock=clock, counters=Counters())
+    try:
+        loop = consumer_for(client, app, clock)
+        app.add_health_check(loop.problem)
+        fake.post(QUEUE, aodh_body())
+        loop.poll()
+        app.healer.tick()
+        assert app.health().ok and fake.left() == []
+        fake.down = True
+        loop.poll()
+        clock.advance(31)
+        app.healer.tick()
+        (problem,) = app.health().problems
+        assert problem.startswith("zaqar unreachable for 31 s")
+    finally:
+        app.stop()
