@@ -120,13 +120,15 @@ class CloudDemo:
                  extra_datasources: tuple[str, ...] = (),
                  cluster_template: tuple[pathlib.Path, pathlib.Path] = (
                      HERE / "cluster.yaml", HERE / "unit.yaml"),
-                 cluster_parameters: Optional[dict[str, Any]] = None
-                 ) -> None:
+                 cluster_parameters: Optional[dict[str, Any]] = None,
+                 conf_extra: str = "") -> None:
         self.workdir = workdir
         # The root template and the unit template its group is made of
         # (given to Heat under the unit file's name).
         self.cluster_template = cluster_template
         self.cluster_parameters = dict(cluster_parameters or {})
+        # More selfheal.conf sections, appended as given.
+        self.conf_extra = conf_extra
         # e.g. "aodh": Vitrage's own datasource, fed by Aodh's alarm
         # notifications and its API at snapshots.
         self.extra_datasources = extra_datasources
@@ -169,7 +171,8 @@ class CloudDemo:
             f"max_unhealthy = 2\nretry_backoff = 5\n"
             f"[openstack]\ncloud = {self.cloud}\n"
             f"[engine]\ntransport_url = {self.transport_url}\n"
-            f"snapshot_interval = {self.snapshot_interval}\n")
+            f"snapshot_interval = {self.snapshot_interval}\n"
+            + self.conf_extra)
         self.conf = load_config([str(conf_file)])
         endpoint = self.conn.session.get_endpoint(service_type="workflowv2",
                                                   interface="public")
