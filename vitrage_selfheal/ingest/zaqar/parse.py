@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from vitrage_selfheal import limits
-from vitrage_selfheal.ingest import timestamps
+from vitrage_selfheal.ingest import aodh, timestamps
 from vitrage_selfheal.ingest.parse import bounded_alarm_key
 from vitrage_selfheal.ingest.results import Ignored, Parsed, Rejection, show
 from vitrage_selfheal.model import HealRequest, Intent, Reason, Unit
@@ -34,7 +34,6 @@ __all__ = ["SOURCE", "SERVER_TRAITS", "ServerAlarm", "heal_request",
            "read_body", "unknown_unit"]
 
 SOURCE = "zaqar"
-_ALARM = "alarm"
 # Traits naming the server, in order of preference: the SIG's workflow
 # takes `instance_id`; Nova's versioned notifications also carry it as
 # `resource_id`.
@@ -76,22 +75,10 @@ def read_body(body: Any) -> Union[ServerAlarm, Rejection, Ignored]:
         return Rejection(Reason.MALFORMED,
                          f"Zaqar message body is {type(body).__name__}, not "
                          f"an Aodh alarm object: {show(body)}")
-    alarm_id, current = body.get("alarm_id"), body.get("current")
-    if not isinstance(alarm_id, str) or not alarm_id.strip():
-        return Rejection(Reason.MALFORMED,
-                         f"Aodh alarm action in Zaqar: no alarm_id in "
-                         f"{show(dict(body))}")
-    name = body.get("alarm_name")
-    name = name if isinstance(name, str) and name.strip() else alarm_id
-    if not isinstance(current, str):
-        return Rejection(Reason.MALFORMED,
-                         f"Aodh alarm {name!r}: no state 'current' (got "
-                         f"{show(current)})")
-    if current != _ALARM:
-        return Ignored(f"Aodh alarm {name!r} is {current!r}, not "
-                       f"{_ALARM!r}: nothing to heal")
-    reason = body.get("reason")
-    reason = reason if isinstance(reason, str) else ""
+    alarm = aodh.firing_alarm(body, "Aodh alarm action in Zaqar", "heal")
+    if not isinstance(alarm, aodh.FiringAlarm):
+        return alarm
+    alarm_id, name, reason = alarm.alarm_id, alarm.name, alarm.reason
     data = body.get("reason_data")
     if not isinstance(data, Mapping):
         return Rejection(Reason.MALFORMED,
